@@ -1,0 +1,131 @@
+package appliance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/tenantra/tenantra/appliance/config"
+	"github.com/tenantra/tenantra/appliance/web"
+	"github.com/tenantra/tenantra/store"
+)
+
+// Tenants is the tenant service as admin commands see it: the same methods whether the
+// command talks to a running server through its admin socket or opens the data dir itself.
+type Tenants interface {
+	CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error)
+	GetTenant(ctx context.Context, ref string) (store.Tenant, error)
+	ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error)
+	UpdateTenant(ctx context.Context, ref string, u store.TenantUpdate) (store.Tenant, error)
+	DeleteTenant(ctx context.Context, ref string) error
+}
+
+var (
+	_ Tenants     = (*Appliance)(nil)
+	_ Tenants     = (*remote)(nil)
+	_ web.Service = (*Appliance)(nil)
+)
+
+// Connect returns the tenant service for an admin command: through the admin socket of a
+// running server, or else by opening the data dir under its lock. Call the returned close
+// function when done.
+func Connect(ctx context.Context, cfg config.Config, opt Options) (Tenants, func() error,
+	error) {
+	sock := filepath.Join(cfg.DataDir, SocketFile)
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if c, err := d.DialContext(ctx, "unix", sock); err == nil {
+		c.Close()
+		r := &remote{hc: &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, "unix", sock)
+			},
+		}}}
+		return r, func() error { r.hc.CloseIdleConnections(); return nil }, nil
+	}
+	a, err := Open(ctx, cfg, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, a.Close, nil
+}
+
+// remote calls a running server's API over its admin socket and turns error envelopes back
+// into the store's error kinds, so commands behave the same either way.
+type remote struct{ hc *http.Client }
+
+func (r *remote) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://tenantra"+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		var eb web.ErrorBody
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err != nil {
+			return fmt.Errorf("server answered %s", resp.Status)
+		}
+		kind := map[string]error{"invalid": store.ErrInvalid, "not_found": store.ErrNotFound,
+			"conflict": store.ErrConflict}[eb.Error.Code]
+		if kind == nil { // the server logged the cause under the trace id
+			return fmt.Errorf("%s (trace_id %s)", eb.Error.Message, eb.Error.TraceID)
+		}
+		return store.Errorf(kind, "%s", eb.Error.Message)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (r *remote) CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error) {
+	var t store.Tenant
+	err := r.do(ctx, http.MethodPost, "/v1/tenants", web.TenantCreate{Slug: slug, Name: name}, &t)
+	return t, err
+}
+
+func (r *remote) GetTenant(ctx context.Context, ref string) (store.Tenant, error) {
+	var t store.Tenant
+	err := r.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(ref), nil, &t)
+	return t, err
+}
+
+func (r *remote) ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error) {
+	var l web.ListBody[store.Tenant]
+	q := url.Values{"page": {strconv.Itoa(p.Page)}, "page_size": {strconv.Itoa(p.Size)}}
+	err := r.do(ctx, http.MethodGet, "/v1/tenants?"+q.Encode(), nil, &l)
+	return l.Items, l.Total, err
+}
+
+func (r *remote) UpdateTenant(ctx context.Context, ref string,
+	u store.TenantUpdate) (store.Tenant, error) {
+	var t store.Tenant
+	err := r.do(ctx, http.MethodPatch, "/v1/tenants/"+url.PathEscape(ref), u, &t)
+	return t, err
+}
+
+func (r *remote) DeleteTenant(ctx context.Context, ref string) error {
+	return r.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(ref), nil, nil)
+}

@@ -1,0 +1,263 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/tenantra/tenantra/store"
+)
+
+// apiError is an error with its HTTP status and public code; its message is safe to show.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	details any
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorBody is the error envelope every failed request gets.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of the envelope.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+	TraceID string `json:"trace_id"`
+}
+
+// publicError maps an error to what a client may see. Sentinel kinds carry messages written
+// for users; anything else is internal and its text stays in the log.
+func publicError(err error) (*apiError, bool) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae, true
+	case errors.Is(err, store.ErrInvalid):
+		return errorf(http.StatusBadRequest, "invalid", "%s", err.Error()), true
+	case errors.Is(err, store.ErrNotFound):
+		return errorf(http.StatusNotFound, "not_found", "%s", err.Error()), true
+	case errors.Is(err, store.ErrConflict):
+		return errorf(http.StatusConflict, "conflict", "%s", err.Error()), true
+	}
+	return errorf(http.StatusInternalServerError, "internal",
+		"internal error; the server log has details under this trace_id"), false
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, _ := publicError(err)
+	writeJSON(w, ae.status, ErrorBody{Error: ErrorDetail{Code: ae.code, Message: ae.message,
+		Details: ae.details, TraceID: TraceID(r.Context())}})
+}
+
+// fail writes the error envelope and logs what the client does not see.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if _, public := publicError(err); !public {
+		s.log.ErrorContext(r.Context(), "request failed", "trace_id", TraceID(r.Context()),
+			"route", r.URL.Path, "error", err)
+	}
+	writeError(w, r, err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decode reads a JSON body strictly: one object, no unknown fields, within MaxBodyBytes.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" &&
+		!strings.HasPrefix(ct, "application/json") {
+		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"request body must be application/json, not %q", ct)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var big *http.MaxBytesError
+	switch {
+	case err == nil:
+	case errors.As(err, &big):
+		return errorf(http.StatusRequestEntityTooLarge, "body_too_large",
+			"request body is larger than %d bytes", MaxBodyBytes)
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, "invalid_json", "request body is empty; send a "+
+			"JSON object")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		return errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+	case errors.As(err, &typ):
+		return errorf(http.StatusBadRequest, "invalid_json",
+			"field %q must be a JSON %s", typ.Field, typ.Type.Kind())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return errorf(http.StatusBadRequest, "unknown_field", "request body has unknown "+
+			"field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "invalid_json",
+			"request body must hold one JSON object")
+	}
+	return nil
+}
+
+// ListBody is the shape of every list response.
+type ListBody[T any] struct {
+	Items    []T `json:"items"`
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"page_size"`
+}
+
+// parsePage reads ?page= and ?page_size=.
+func parsePage(r *http.Request) (store.Page, error) {
+	p := store.Page{Page: 1, Size: store.DefaultPageSize}
+	q := r.URL.Query()
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return p, errorf(http.StatusBadRequest, "invalid",
+				"page must be a whole number from 1, got %q", truncate(v, 20))
+		}
+		p.Page = n
+	}
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxPageSize {
+			return p, errorf(http.StatusBadRequest, "invalid",
+				"page_size must be a whole number from 1 to %d, got %q", store.MaxPageSize,
+				truncate(v, 20))
+		}
+		p.Size = n
+	}
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// writeList answers a list with an ETag, or 304 when the client's copy is current.
+func writeList[T any](w http.ResponseWriter, r *http.Request, items []T, total int,
+	p store.Page) {
+	if items == nil {
+		items = []T{}
+	}
+	var buf bytes.Buffer
+	_ = json.NewEncoder(&buf).Encode(ListBody[T]{Items: items, Total: total, Page: p.Page,
+		PageSize: p.Size})
+	sum := sha256.Sum256(buf.Bytes())
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	w.Header().Set("ETag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" {
+		for _, m := range strings.Split(match, ",") {
+			if m = strings.TrimSpace(m); m == etag || m == "W/"+etag || m == "*" {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) routesV1() {
+	s.handle(http.MethodGet, "/v1/tenants", s.listTenants)
+	s.handle(http.MethodPost, "/v1/tenants", s.createTenant)
+	s.handle(http.MethodGet, "/v1/tenants/:tenant", s.getTenant)
+	s.handle(http.MethodPatch, "/v1/tenants/:tenant", s.updateTenant)
+	s.handle(http.MethodDelete, "/v1/tenants/:tenant", s.deleteTenant)
+}
+
+// TenantCreate is the body of POST /v1/tenants.
+type TenantCreate struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	p, err := parsePage(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items, total, err := s.svc.ListTenants(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeList(w, r, items, total, p)
+}
+
+func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var body TenantCreate
+	if err := decode(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.svc.CreateTenant(r.Context(), body.Slug, body.Name)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/tenants/"+t.Slug)
+	writeJSON(w, http.StatusCreated, t)
+}
+
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	t, err := s.svc.GetTenant(r.Context(), ps.ByName("tenant"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	var body store.TenantUpdate
+	if err := decode(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.svc.UpdateTenant(r.Context(), ps.ByName("tenant"), body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if err := s.svc.DeleteTenant(r.Context(), ps.ByName("tenant")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,326 @@
+// Package web owns the HTTP face of the appliance: the router, middleware (trace ids,
+// recovery, security headers, body caps, logging, metrics), the JSON API conventions (error
+// envelope, pagination, ETags, strict decoding) and the tenant routes. It knows the
+// application only through the Service interface, so it never imports the appliance.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantra/tenantra/store"
+)
+
+// Service is what the API needs from the application.
+type Service interface {
+	CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error)
+	GetTenant(ctx context.Context, ref string) (store.Tenant, error)
+	ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error)
+	UpdateTenant(ctx context.Context, ref string, u store.TenantUpdate) (store.Tenant, error)
+	DeleteTenant(ctx context.Context, ref string) error
+	Ready(ctx context.Context) error
+}
+
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics and is served on /metrics; nil disables both.
+	Registry *prometheus.Registry
+	// Trusted marks the admin socket: its peers are the data dir's owner, so the loopback
+	// restriction does not apply.
+	Trusted bool
+	// TLS adds HSTS to every response.
+	TLS bool
+	// CORSOrigins lists the origins allowed to call the API from a browser.
+	CORSOrigins []string
+	// UI serves the console for paths outside the API; nil answers 404 there.
+	UI http.Handler
+}
+
+// MaxBodyBytes caps every request body (ARCHITECTURE §5).
+const MaxBodyBytes = 10 << 20
+
+// Server is the appliance's HTTP handler.
+type Server struct {
+	svc     Service
+	opt     Options
+	log     *slog.Logger
+	router  *httprouter.Router
+	routes  []Route
+	metrics *httpMetrics
+}
+
+// Route is one registered API route, for the OpenAPI check and (later) the permission table.
+type Route struct{ Method, Path string }
+
+// New builds the handler with every route registered.
+func New(svc Service, opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{svc: svc, opt: opt, log: opt.Logger, router: httprouter.New()}
+	if opt.Registry != nil {
+		s.metrics = newHTTPMetrics(opt.Registry)
+	}
+	s.router.HandleMethodNotAllowed = true
+	s.router.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+			"%s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	s.router.NotFound = http.HandlerFunc(s.notFound)
+	s.router.PanicHandler = s.panicked
+	s.routesV1()
+	s.handle(http.MethodGet, "/health", s.health)
+	s.handle(http.MethodGet, "/ready", s.ready)
+	if opt.Registry != nil {
+		h := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{})
+		s.handle(http.MethodGet, "/metrics", func(w http.ResponseWriter, r *http.Request,
+			_ httprouter.Params) {
+			h.ServeHTTP(w, r)
+		})
+	}
+	return s
+}
+
+// Routes lists the registered routes.
+func (s *Server) Routes() []Route { return s.routes }
+
+type handlerFunc = func(http.ResponseWriter, *http.Request, httprouter.Params)
+
+// handle registers a route; the wrapper labels metrics and logs with the route's pattern, not
+// the raw path, so that tenant slugs never become metric labels.
+func (s *Server) handle(method, path string, h handlerFunc) {
+	s.routes = append(s.routes, Route{Method: method, Path: path})
+	s.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request,
+		p httprouter.Params) {
+		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+			info.route = path
+		}
+		h(w, r, p)
+	})
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if s.opt.UI != nil && r.Method == http.MethodGet && !isAPIPath(r.URL.Path) {
+		s.opt.UI.ServeHTTP(w, r)
+		return
+	}
+	writeError(w, r, errorf(http.StatusNotFound, "not_found", "no route %s %s",
+		r.Method, r.URL.Path))
+}
+
+func isAPIPath(p string) bool {
+	return p == "/v1" || len(p) >= 4 && p[:4] == "/v1/"
+}
+
+func (s *Server) panicked(w http.ResponseWriter, r *http.Request, v any) {
+	s.log.ErrorContext(r.Context(), "panic in handler", "trace_id", TraceID(r.Context()),
+		"panic", v, "path", r.URL.Path)
+	writeError(w, r, errorf(http.StatusInternalServerError, "internal",
+		"internal error; the server log has details under this trace_id"))
+}
+
+type reqInfoKey struct{}
+
+type reqInfo struct {
+	traceID string
+	route   string
+}
+
+// TraceID returns the request's trace id.
+func TraceID(ctx context.Context) string {
+	if info, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		return info.traceID
+	}
+	return ""
+}
+
+func newTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP runs the middleware chain around the router.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := &reqInfo{traceID: newTraceID(), route: "unmatched"}
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
+	rw := &statusWriter{ResponseWriter: w}
+	s.secureHeaders(rw.Header(), r)
+	rw.Header().Set("X-Trace-Id", info.traceID)
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.panicked(rw, r, v)
+		}
+		s.observe(r, info, rw, time.Since(start))
+	}()
+	if r.ContentLength > MaxBodyBytes {
+		writeError(rw, r, errorf(http.StatusRequestEntityTooLarge, "body_too_large",
+			"request body is larger than %d bytes", MaxBodyBytes))
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
+	if isAPIPath(r.URL.Path) && !s.opt.Trusted && !isLoopback(r.RemoteAddr) {
+		// Until authentication exists, only this machine may call the API.
+		writeError(rw, r, errorf(http.StatusForbidden, "forbidden",
+			"the API answers only loopback clients until authentication is set up"))
+		return
+	}
+	if s.cors(rw, r) {
+		return
+	}
+	s.router.ServeHTTP(rw, r)
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (s *Server) secureHeaders(h http.Header, r *http.Request) {
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; "+
+		"style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "+
+		"object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	if s.opt.TLS || r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+// cors answers allowed cross-origin requests; it reports true when it wrote the response.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.opt.CORSOrigins) == 0 {
+		return false
+	}
+	allowed := false
+	for _, o := range s.opt.CORSOrigins {
+		allowed = allowed || o == origin
+	}
+	w.Header().Add("Vary", "Origin")
+	if !allowed {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Allow-Credentials", "true")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE")
+		w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-None-Match")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+func (s *Server) observe(r *http.Request, info *reqInfo, rw *statusWriter, d time.Duration) {
+	status := rw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if s.metrics != nil {
+		s.metrics.observe(r.Method, info.route, status, d)
+	}
+	lvl := slog.LevelInfo
+	if status >= 500 {
+		lvl = slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), lvl, "request",
+		slog.String("trace_id", info.traceID), slog.String("method", r.Method),
+		slog.String("route", info.route), slog.Int("status", status),
+		slog.Int64("bytes", rw.bytes), slog.Duration("duration", d))
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets server-sent events stream through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController access to the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tenantra_http_requests_total",
+			Help: "HTTP requests by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tenantra_http_request_duration_seconds",
+			Help:    "HTTP request latency by method and route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
+}
+
+func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "trace_id", TraceID(ctx), "error", err)
+		writeError(w, r, errorf(http.StatusServiceUnavailable, "not_ready",
+			"storage is not reachable; the server log has details under this trace_id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

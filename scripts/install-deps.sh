@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Tenantra's tests need on Debian, idempotently: packages already present are
+# not touched. No service is started by the package manager (policy-rc.d), and nothing is
+# configured to call outside this machine. Go modules come from the module proxy via go.mod.
+set -euo pipefail
+
+# Peers of later issues are added here (snmpd, samba, postgresql, chromium, ...).
+PACKAGES=(ca-certificates git make)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
+fi
+
+# Go modules the tests build (Pebble, the ACME test server) come through go.mod's tool line.
+go mod download
