@@ -51,15 +51,14 @@ type Options struct {
 
 // Open takes the data dir's exclusive lock, loads the master key and keyring (creating them
 // on a fresh data dir), opens the stores and finishes any lifecycle step a crash interrupted.
-func Open(ctx context.Context, cfg config.Config, opt Options) (a *Appliance, err error) {
+func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, err error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	a = &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger}
+	a := &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger}
 	defer func() {
 		if err != nil {
-			a.Close()
-			a = nil
+			a.Close() // whatever was opened before the failure, and the lock
 		}
 	}()
 	dir := cfg.DataDir

@@ -28,6 +28,7 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		Hosts: cfg.TLS.Hosts, MinVersion: cfg.TLS.MinVersion, Domain: cfg.TLS.Domain,
 		Email: cfg.TLS.Email, CA: cfg.TLS.CA, CARootFile: cfg.TLS.CARoot,
 		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
+		HTTPAddr: cfg.HTTPListen, HTTPSAddr: cfg.Listen,
 	}
 	ln, err := listen("tcp", cfg.Listen, "--listen")
 	if err != nil {
