@@ -8,7 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Backends wrap them with context; the HTTP layer maps them to statuses in
@@ -84,10 +87,18 @@ func ValidateSlug(slug string) error {
 	return nil
 }
 
-// ValidateTenantName checks a tenant's display name.
+// ValidateTenantName checks a tenant's display name: 1–200 characters of valid UTF-8 with no
+// control characters, so that a name can never forge lines or colours in a terminal listing.
 func ValidateTenantName(name string) error {
-	if name == "" || len(name) > 200 {
-		return Errorf(ErrInvalid, "tenant name must be 1-200 characters")
+	if !utf8.ValidString(name) {
+		return Errorf(ErrInvalid, "tenant name is not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(name); n == 0 || n > 200 {
+		return Errorf(ErrInvalid, "tenant name must be 1-200 characters, got %d", n)
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return Errorf(ErrInvalid, "tenant name must not contain control characters "+
+			"(newlines, tabs, escape sequences)")
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -177,10 +178,38 @@ func (c *Config) mergeFile(path string) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // empty file: no settings
-		return fmt.Errorf("config file %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	err = dec.Decode(c)
+	var te *yaml.TypeError
+	switch {
+	case err == nil, errors.Is(err, io.EOF): // an empty file holds no settings
+		return nil
+	case errors.As(err, &te):
+		msgs := make([]string, len(te.Errors))
+		for i, m := range te.Errors {
+			m = unknownKey.ReplaceAllString(m, `unknown setting "$1"`)
+			msgs[i] = yamlTag.ReplaceAllString(m, "")
+		}
+		return fmt.Errorf("config file %s: %s", path, strings.Join(msgs, "; "))
+	default:
+		return fmt.Errorf("config file %s is not valid YAML: %s", path,
+			strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	return nil
+}
+
+var (
+	unknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	yamlTag    = regexp.MustCompile(`!!\w+ `)
+)
+
+// setting names a setting by its flag and environment variable, since either (or the file
+// key of the same name) may have supplied the bad value.
+func setting(flag string) string {
+	for _, f := range fields {
+		if f.flag == flag {
+			return "--" + flag + " (" + f.env + ")"
+		}
+	}
+	return "--" + flag
 }
 
 // Validate checks every setting and names the first that is wrong and how to fix it.
@@ -207,26 +236,29 @@ func (c Config) Validate() error {
 			return errors.New("--tls files needs --tls-cert and --tls-key")
 		}
 	default:
-		return fmt.Errorf("--tls %q is not a TLS mode; use self-signed, acme or files", c.TLS.Mode)
+		return fmt.Errorf("%s %q is not a TLS mode; use self-signed, acme or files",
+			setting("tls"), c.TLS.Mode)
 	}
 	if c.TLS.MinVersion != "1.2" && c.TLS.MinVersion != "1.3" {
-		return fmt.Errorf("--tls-min %q is not allowed; use 1.3 (default) or 1.2",
-			c.TLS.MinVersion)
+		return fmt.Errorf("%s %q is not allowed; use 1.3 (default) or 1.2",
+			setting("tls-min"), c.TLS.MinVersion)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("--log-level %q is unknown; use debug, info, warn or error", c.Log.Level)
+		return fmt.Errorf("%s %q is unknown; use debug, info, warn or error",
+			setting("log-level"), c.Log.Level)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
-		return fmt.Errorf("--log-format %q is unknown; use json or text", c.Log.Format)
+		return fmt.Errorf("%s %q is unknown; use json or text", setting("log-format"),
+			c.Log.Format)
 	}
 	if c.MaxOpenTenants < 1 || c.MaxOpenTenants > 100000 {
-		return fmt.Errorf("--max-open-tenants %d is out of range; use 1 to 100000",
-			c.MaxOpenTenants)
+		return fmt.Errorf("%s %d is out of range; use 1 to 100000",
+			setting("max-open-tenants"), c.MaxOpenTenants)
 	}
 	if c.ShutdownTimeout <= 0 {
-		return errors.New("--shutdown-timeout must be positive, such as 10s")
+		return fmt.Errorf("%s must be positive, such as 10s", setting("shutdown-timeout"))
 	}
 	return nil
 }
@@ -237,8 +269,8 @@ func checkAddr(name, addr string) error {
 		_, err = strconv.ParseUint(port, 10, 16)
 	}
 	if err != nil {
-		return fmt.Errorf("--%s %q is not a listen address; use host:port or :port, "+
-			"such as :8443", name, addr)
+		return fmt.Errorf("%s %q is not a listen address; use host:port or :port, "+
+			"such as :8443", setting(name), addr)
 	}
 	return nil
 }

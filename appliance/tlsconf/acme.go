@@ -57,7 +57,7 @@ func newACMESource(_ context.Context, cfg Config, log *slog.Logger) (*acmeSource
 	if ca == "" {
 		ca = certmagic.LetsEncryptProductionCA
 	}
-	zl := newZapLogger(log)
+	zl := newZapLogger(log, cfg.Email)
 	s := &acmeSource{domains: splitDomains(cfg.Domain), ca: ca, now: cfg.Now, log: log}
 
 	// The cache asks for the config of each certificate it maintains; there is only one.
@@ -115,7 +115,7 @@ func (s *acmeSource) start(ctx context.Context) error {
 	if err := s.magic.ManageSync(ctx, s.domains); err != nil {
 		return fmt.Errorf("tls: cannot obtain a certificate for %s from %s: %w; check that "+
 			"the names resolve to this appliance and that ports 80/443 reach it, or use "+
-			"--tls-mode self-signed", strings.Join(s.domains, ", "), s.ca, err)
+			"--tls self-signed", strings.Join(s.domains, ", "), s.ca, err)
 	}
 	return nil
 }

@@ -161,6 +161,11 @@ func (s *selfSigned) loadOrCreateCA() error {
 	if !publicKeysEqual(cert.PublicKey, key.Public()) {
 		return corrupt(caKeyName, fmt.Errorf("key does not belong to %s", caCertName))
 	}
+	if now := s.now(); !now.Before(cert.NotAfter) {
+		return fmt.Errorf("tls: local CA %q expired on %s; move ca.pem and ca.key away to "+
+			"create a new CA (clients must then trust the new one)", s.path(caCertName),
+			cert.NotAfter.UTC().Format(time.DateOnly))
+	}
 	warnLoosePerms(s.log, s.path(caKeyName))
 	s.caCert, s.caKey = cert, key
 	return nil
@@ -253,7 +258,7 @@ func (s *selfSigned) renewReason(leaf *tls.Certificate) string {
 	if !now.Before(renewAt(l)) {
 		// A leaf already cut short by the CA's own expiry cannot get any longer; reissuing
 		// it would repeat on every handshake, so leave it and let check warn about the CA.
-		if !l.NotAfter.Before(s.caCert.NotAfter) && now.Before(l.NotAfter) {
+		if !l.NotAfter.Before(s.caCert.NotAfter) {
 			return ""
 		}
 		return "leaf expires soon"

@@ -65,10 +65,11 @@ type Config struct {
 	// CARootFile is an optional PEM bundle of roots to trust when talking to the ACME server,
 	// for private CAs whose certificate is not in the system pool.
 	CARootFile string
-	// HTTPAddr and HTTPSAddr are the addresses the appliance's own HTTP (HTTPHandler) and
-	// HTTPS (TLSConfig) servers listen on. In acme mode they tell certmagic's challenge
-	// solvers that the appliance already answers HTTP-01 and TLS-ALPN-01 there; without them
-	// certmagic opens temporary listeners of its own on ports 80 and 443 while solving.
+	// HTTPAddr and HTTPSAddr are the addresses the appliance's own HTTP (--http-listen,
+	// HTTPHandler) and HTTPS (--listen, TLSConfig) servers listen on. In acme mode they tell
+	// certmagic's challenge solvers that the appliance already answers HTTP-01 and
+	// TLS-ALPN-01 there; without them certmagic opens temporary listeners of its own on ports
+	// 80 and 443 while solving.
 	HTTPAddr, HTTPSAddr string
 	// DisableTLSALPN turns off the TLS-ALPN-01 challenge, for when the HTTPS listener is not
 	// what the CA reaches on port 443 (a TLS-terminating proxy in front, another port).
@@ -95,7 +96,7 @@ func (c Config) Validate() error {
 	switch c.Mode {
 	case "", ModeSelfSigned, ModeACME, ModeFiles:
 	default:
-		return fmt.Errorf("tls: unknown --tls-mode %q; use self-signed, acme or files", c.Mode)
+		return fmt.Errorf("tls: unknown --tls %q; use self-signed, acme or files", c.Mode)
 	}
 	if _, err := parseMinVersion(c.MinVersion); err != nil {
 		return err
@@ -119,7 +120,7 @@ func (c Config) Validate() error {
 		}
 		domains := splitDomains(c.Domain)
 		if len(domains) == 0 {
-			return errors.New("tls: --tls-mode acme needs --domain; give the public DNS " +
+			return errors.New("tls: --tls acme needs --domain; give the public DNS " +
 				"name(s) of this appliance, comma-separated")
 		}
 		for _, d := range domains {
@@ -129,7 +130,7 @@ func (c Config) Validate() error {
 			}
 		}
 		if c.Email == "" {
-			return errors.New("tls: --tls-mode acme needs --acme-email; give the address " +
+			return errors.New("tls: --tls acme needs --acme-email; give the address " +
 				"the CA may write to about this appliance's certificates")
 		}
 		if strings.ContainsAny(c.Email, " \t\r\n") || !strings.Contains(c.Email, "@") {
@@ -144,7 +145,7 @@ func (c Config) Validate() error {
 			}
 		}
 		for _, a := range []struct{ flag, addr string }{
-			{"--http-listen", c.HTTPAddr}, {"--https-listen", c.HTTPSAddr},
+			{"--http-listen", c.HTTPAddr}, {"--listen", c.HTTPSAddr},
 		} {
 			if a.addr == "" {
 				continue
@@ -155,7 +156,7 @@ func (c Config) Validate() error {
 		}
 	case ModeFiles:
 		if c.CertFile == "" || c.KeyFile == "" {
-			return fmt.Errorf("tls: --tls-mode files needs both --tls-cert and --tls-key "+
+			return fmt.Errorf("tls: --tls files needs both --tls-cert and --tls-key "+
 				"(got cert %q, key %q); give the paths of a PEM certificate and its key",
 				c.CertFile, c.KeyFile)
 		}
@@ -177,7 +178,7 @@ func parseMinVersion(v string) (uint16, error) {
 	case "1.2":
 		return tls.VersionTLS12, nil
 	}
-	return 0, fmt.Errorf("tls: unsupported --tls-min-version %q; use 1.3 (default) or 1.2", v)
+	return 0, fmt.Errorf("tls: unsupported --tls-min %q; use 1.3 (default) or 1.2", v)
 }
 
 // checkHost accepts a DNS name (wildcards allowed) or an IP address. It is deliberately loose
@@ -283,7 +284,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Manager, error) {
 }
 
 // TLSConfig returns a fresh *tls.Config for the HTTPS server. Certificates come from
-// GetCertificate, so renewals and reloads take effect without restarting the listener.
+// GetCertificate, so renewals and reloads take effect without restarting the listener. In acme
+// mode handshakes fail until Start has obtained the certificate.
 func (m *Manager) TLSConfig() *tls.Config {
 	c := &tls.Config{
 		MinVersion: m.minVersion,
@@ -315,7 +317,10 @@ func (m *Manager) TLSConfig() *tls.Config {
 // Start begins keeping the certificate valid. In acme mode it first obtains (or loads from
 // storage) the certificate and returns only when it is ready, so the first visitor gets a
 // valid one and configuration mistakes surface at once; certmagic then renews it in the
-// background. In the other modes it starts the periodic renewal or reload check.
+// background. Listen on Config.HTTPAddr and HTTPSAddr before calling Start, since the CA
+// validates through those listeners. In the other modes Start begins the periodic renewal
+// (self-signed) or reload (files) check. ctx bounds only the work Start itself does; the
+// background work runs until Stop.
 func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	if m.stopped {

@@ -64,13 +64,20 @@ func testLogger() (*slog.Logger, *logBuffer) {
 
 func newManager(t *testing.T, cfg Config) *Manager {
 	t.Helper()
-	log, _ := testLogger()
+	m, _ := newManagerLog(t, cfg)
+	return m
+}
+
+// newManagerLog is newManager that also returns what the Manager logged.
+func newManagerLog(t *testing.T, cfg Config) (*Manager, *logBuffer) {
+	t.Helper()
+	log, buf := testLogger()
 	m, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(m.Stop)
-	return m
+	return m, buf
 }
 
 // serveTLS serves h over TLS with cfg on a loopback port and returns the address.
@@ -132,9 +139,9 @@ func TestValidate(t *testing.T) {
 		{"explicit self-signed", Config{Mode: ModeSelfSigned, Dir: dir, MinVersion: "1.2"}, ""},
 		{"hosts with IPs", Config{Dir: dir, Hosts: []string{"a.example", "10.0.0.1", "::1",
 			"*.b.example"}}, ""},
-		{"unknown mode", Config{Mode: "letsencrypt", Dir: dir}, `unknown --tls-mode "letsencrypt"`},
-		{"mode case matters", Config{Mode: "ACME", Dir: dir}, "unknown --tls-mode"},
-		{"min version 1.1", Config{Dir: dir, MinVersion: "1.1"}, "unsupported --tls-min-version"},
+		{"unknown mode", Config{Mode: "letsencrypt", Dir: dir}, `unknown --tls "letsencrypt"`},
+		{"mode case matters", Config{Mode: "ACME", Dir: dir}, "unknown --tls"},
+		{"min version 1.1", Config{Dir: dir, MinVersion: "1.1"}, "unsupported --tls-min"},
 		{"min version junk", Config{Dir: dir, MinVersion: "tls1.3"}, "use 1.3 (default) or 1.2"},
 		{"self-signed without dir", Config{}, "no certificate directory"},
 		{"host with scheme", Config{Dir: dir, Hosts: []string{"https://x.example"}},
@@ -162,7 +169,7 @@ func TestValidate(t *testing.T) {
 		{"acme without dir", acme(func(c *Config) { c.Dir = "" }), "no certificate directory"},
 		{"acme bad http addr", acme(func(c *Config) { c.HTTPAddr = "80" }), "bad --http-listen"},
 		{"acme bad https port", acme(func(c *Config) { c.HTTPSAddr = ":99999" }),
-			"bad --https-listen"},
+			"bad --listen"},
 		{"files ok", Config{Mode: ModeFiles, CertFile: "c.pem", KeyFile: "k.pem"}, ""},
 		{"files without key", Config{Mode: ModeFiles, CertFile: "c.pem"},
 			"needs both --tls-cert and --tls-key"},
@@ -190,7 +197,7 @@ func TestValidate(t *testing.T) {
 
 func TestNewRejectsInvalidConfig(t *testing.T) {
 	_, err := New(context.Background(), Config{Mode: "bogus"}, nil)
-	if err == nil || !strings.Contains(err.Error(), "unknown --tls-mode") {
+	if err == nil || !strings.Contains(err.Error(), "unknown --tls") {
 		t.Fatalf("New() error = %v, want the Validate error", err)
 	}
 }
@@ -349,5 +356,22 @@ func TestStartStop(t *testing.T) {
 	m.Stop() // idempotent
 	if err := m.Start(context.Background()); err == nil {
 		t.Fatal("Start after Stop succeeded")
+	}
+}
+
+func TestZapBridgeScrubsEmail(t *testing.T) {
+	tests := []struct{ email, in, want string }{
+		{"ops@example.com", "users/ops@example.com/ops.json", "users/[email]/ops.json"},
+		{"Ops@Example.com", "mailto:ops@example.com and OPS@EXAMPLE.COM",
+			"mailto:[email] and [email]"},
+		{"ops@example.com", "nothing here", "nothing here"},
+		{"", "ops@example.com", "ops@example.com"},
+		{"ops@example.com", "", ""},
+	}
+	for _, tt := range tests {
+		c := &slogCore{email: tt.email}
+		if got := c.scrub(tt.in); got != tt.want {
+			t.Errorf("scrub(%q) with %q = %q, want %q", tt.in, tt.email, got, tt.want)
+		}
 	}
 }

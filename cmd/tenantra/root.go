@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,7 +52,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer, getenv func(string)
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", " ")
+	msg := oneLine(err.Error())
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintf(errOut, "tenantra: %s (see '%s --help')\n", msg, cmd.CommandPath())
@@ -59,6 +60,14 @@ func run(args []string, in io.Reader, out, errOut io.Writer, getenv func(string)
 	}
 	fmt.Fprintf(errOut, "tenantra: %s\n", msg)
 	return exitFailure
+}
+
+var didYouMean = regexp.MustCompile(`\s*Did you mean this\?\s+(\S+)`)
+
+// oneLine folds a message onto one line, turning cobra's suggestion into a short clause.
+func oneLine(msg string) string {
+	msg = didYouMean.ReplaceAllString(msg, `; did you mean "$1"?`)
+	return strings.Join(strings.Fields(msg), " ")
 }
 
 // isCobraUsage recognises the usage errors cobra produces itself.
@@ -156,12 +165,16 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-func exactArgs(n int, what string) cobra.PositionalArgs {
+// exactArgs wants one argument, described by what (e.g. "a tenant slug or id").
+func exactArgs(what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("%s needs %s", cmd.CommandPath(), what)
+		path := strings.TrimPrefix(cmd.CommandPath(), "tenantra ")
+		switch {
+		case len(args) == 0:
+			return usagef("%s needs %s", path, what)
+		case len(args) > 1:
+			return usagef("%s takes exactly one argument (%s), got %d", path, what, len(args))
 		}
 		return nil
 	}
 }
-

@@ -15,8 +15,11 @@ func (c *cli) newTenantCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenant",
 		Short: "Create, list, show, suspend, resume and delete tenants",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown tenant subcommand %q; use create, list, show, "+
+					"suspend, resume or delete", args[0])
+			}
 			return usagef("tenant needs a subcommand: create, list, show, suspend, resume " +
 				"or delete")
 		},
@@ -51,7 +54,7 @@ func (c *cli) newTenantCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create SLUG",
 		Short: "Create a tenant with its own encrypted database and key",
-		Args:  exactArgs(1, "a tenant slug, e.g. tenantra tenant create acme --name \"Acme\""),
+		Args:  exactArgs("a tenant slug, e.g. tenantra tenant create acme --name \"Acme\""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withTenants(cmd, func(svc appliance.Tenants) error {
 				t, err := svc.CreateTenant(cmdContext(cmd), args[0], name)
@@ -116,7 +119,7 @@ func (c *cli) newTenantShowCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "show SLUG|ID",
 		Short: "Show one tenant",
-		Args:  exactArgs(1, "a tenant slug or id"),
+		Args:  exactArgs("a tenant slug or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withTenants(cmd, func(svc appliance.Tenants) error {
 				t, err := svc.GetTenant(cmdContext(cmd), args[0])
@@ -148,7 +151,7 @@ func (c *cli) newTenantStatusCmd(verb string, status store.TenantStatus) *cobra.
 	return &cobra.Command{
 		Use:   verb + " SLUG|ID",
 		Short: short,
-		Args:  exactArgs(1, "a tenant slug or id"),
+		Args:  exactArgs("a tenant slug or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withTenants(cmd, func(svc appliance.Tenants) error {
 				t, err := svc.UpdateTenant(cmdContext(cmd), args[0],
@@ -171,21 +174,25 @@ func (c *cli) newTenantDeleteCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete SLUG|ID --yes",
 		Short: "Delete a tenant for good: its keys are destroyed first (crypto-shredding)",
-		Args:  exactArgs(1, "a tenant slug or id"),
+		Args:  exactArgs("a tenant slug or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {
 				return usagef("deleting tenant %s destroys its keys and data for good; add "+
 					"--yes to confirm", args[0])
 			}
 			return c.withTenants(cmd, func(svc appliance.Tenants) error {
-				if err := svc.DeleteTenant(cmdContext(cmd), args[0]); err != nil {
+				t, err := svc.GetTenant(cmdContext(cmd), args[0])
+				if err != nil {
+					return err
+				}
+				if err := svc.DeleteTenant(cmdContext(cmd), t.ID); err != nil {
 					return err
 				}
 				if c.json {
-					return c.printJSON(map[string]any{"deleted": args[0]})
+					return c.printJSON(map[string]string{"deleted": t.Slug, "id": t.ID})
 				}
-				fmt.Fprintf(c.out, "Deleted tenant %s: its keys are destroyed and its data "+
-					"removed.\n", args[0])
+				fmt.Fprintf(c.out, "Deleted tenant %s (id %s): its keys are destroyed and its "+
+					"data removed.\n", t.Slug, t.ID)
 				return nil
 			})
 		},

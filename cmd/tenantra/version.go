@@ -19,5 +19,6 @@ func versionInfo() buildInfo {
 func (c *cli) printJSON(v any) error {
 	enc := json.NewEncoder(c.out)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a terminal, not a web page: "&" stays "&"
 	return enc.Encode(v)
 }
