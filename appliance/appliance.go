@@ -58,7 +58,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	a := &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger}
 	defer func() {
 		if err != nil {
-			a.Close() // whatever was opened before the failure, and the lock
+			_ = a.Close() // whatever was opened before the failure, and the lock
 		}
 	}()
 	dir := cfg.DataDir

@@ -104,7 +104,8 @@ func TestFilesModeErrors(t *testing.T) {
 		want      []string
 	}{
 		{"missing cert", nil, good.key,
-			[]string{`cannot read --tls-cert "`, "no such file", "give the path of a PEM certificate"}},
+			[]string{`cannot read --tls-cert "`, "no such file",
+				"give the path of a PEM certificate"}},
 		{"missing key", good.cert, nil,
 			[]string{`cannot read --tls-key "`, "no such file", "PEM private key"}},
 		{"mismatched key", good.cert, other.key,

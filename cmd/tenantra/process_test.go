@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -45,7 +46,7 @@ func tenantraBin(t *testing.T) string {
 		binPath = filepath.Join(dir, "tenantra")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if binErr != nil {
@@ -148,15 +149,15 @@ func (s *server) do(method, path string, body any) (*http.Response, []byte, erro
 }
 
 // stop sends SIGTERM and returns the exit error and how long the exit took.
-func (s *server) stop() (error, time.Duration) {
+func (s *server) stop() (time.Duration, error) {
 	start := time.Now()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.done:
-		return err, time.Since(start)
+		return time.Since(start), err
 	case <-time.After(20 * time.Second):
 		s.t.Fatal("serve did not exit within 20 s of SIGTERM")
-		return nil, 0
+		return 0, nil
 	}
 }
 
@@ -173,7 +174,8 @@ func execCLI(t *testing.T, dir string, args ...string) (string, string, int) {
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
@@ -246,7 +248,7 @@ func TestServeProcess(t *testing.T) {
 		t.Fatalf("port in use: %v %q", err, msg)
 	}
 
-	err, took := s.stop()
+	took, err := s.stop()
 	if err != nil {
 		t.Fatalf("SIGTERM: exit %v\n%s", err, s.stderr)
 	}
@@ -350,7 +352,8 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("%d create attempts, %d tenants alive, %d deleted", n, len(created), len(deleted))
 }
 
-var tenantFileRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+var tenantFileRE = regexp.MustCompile(
+	`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // verifyDataDir opens the data dir as a restarted appliance would (running recovery) and
 // checks it against what was reported to the clients.

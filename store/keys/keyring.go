@@ -29,8 +29,9 @@ func LoadMaster(src MasterSource, create bool) (*KEK, error) {
 	if src.EnvValue != "" {
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(src.EnvValue))
 		if err != nil || len(raw) != KeySize {
-			return nil, store.Errorf(store.ErrInvalid, "TENA_MASTER_KEY must be base64 of %d bytes; "+
-				"generate one with: head -c32 /dev/urandom | base64", KeySize)
+			return nil, store.Errorf(store.ErrInvalid,
+				"TENA_MASTER_KEY must be base64 of %d bytes; "+
+					"generate one with: head -c32 /dev/urandom | base64", KeySize)
 		}
 		return NewKEK(raw)
 	}
@@ -39,16 +40,19 @@ func LoadMaster(src MasterSource, create bool) (*KEK, error) {
 	case errors.Is(err, fs.ErrNotExist) && create:
 		return createMaster(src.File)
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, store.Errorf(store.ErrWrongKey, "master key file %s is missing but the data dir already "+
-			"holds encrypted data; restore the key file, point --master-key-file at it, or set "+
-			"TENA_MASTER_KEY", src.File)
+		return nil, store.Errorf(store.ErrWrongKey,
+			"master key file %s is missing but the data dir already "+
+				"holds encrypted data; restore the key file, point --master-key-file at it, "+
+				"or set "+
+				"TENA_MASTER_KEY", src.File)
 	case err != nil:
 		return nil, fmt.Errorf("read master key file %s: %w; check its permissions", src.File, err)
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
 	if err != nil || len(raw) != KeySize {
-		return nil, store.Errorf(store.ErrCorrupt, "master key file %s is not base64 of %d bytes; restore it "+
-			"from your key backup", src.File, KeySize)
+		return nil, store.Errorf(store.ErrCorrupt,
+			"master key file %s is not base64 of %d bytes; restore it "+
+				"from your key backup", src.File, KeySize)
 	}
 	return NewKEK(raw)
 }
@@ -97,20 +101,24 @@ func OpenKeyring(path string, kek *KEK, create bool) (*Keyring, error) {
 		r.file = keyringFile{Format: 1, KEKID: kek.ID(), Keys: map[string]keyEntry{}}
 		return r, r.save()
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, store.Errorf(store.ErrCorrupt, "keyring %s is missing but the data dir holds encrypted "+
-			"data; restore it from a backup of the data dir", path)
+		return nil, store.Errorf(store.ErrCorrupt,
+			"keyring %s is missing but the data dir holds encrypted "+
+				"data; restore it from a backup of the data dir", path)
 	case err != nil:
 		return nil, fmt.Errorf("read keyring %s: %w; check its permissions", path, err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r.file); err != nil || r.file.Format != 1 || r.file.Keys == nil {
-		return nil, store.Errorf(store.ErrCorrupt, "keyring %s cannot be parsed; restore it from a backup of "+
-			"the data dir", path)
+		return nil, store.Errorf(store.ErrCorrupt,
+			"keyring %s cannot be parsed; restore it from a backup of "+
+				"the data dir", path)
 	}
 	if r.file.KEKID != kek.ID() {
-		return nil, store.Errorf(store.ErrWrongKey, "the master key (id %s) is not the one this data dir was "+
-			"created with (id %s); set TENA_MASTER_KEY or --master-key-file to the right key", kek.ID(), r.file.KEKID)
+		return nil, store.Errorf(store.ErrWrongKey,
+			"the master key (id %s) is not the one this data dir was "+
+				"created with (id %s); set TENA_MASTER_KEY or --master-key-file to the right key",
+			kek.ID(), r.file.KEKID)
 	}
 	return r, nil
 }
@@ -146,7 +154,9 @@ func (r *Keyring) Has(name string) bool {
 	return ok
 }
 
-func label(name string, version int) string { return fmt.Sprintf("appliance/%s/v%d", name, version) }
+func label(name string, version int) string {
+	return fmt.Sprintf("appliance/%s/v%d", name, version)
+}
 
 func (r *Keyring) save() error {
 	data, err := json.MarshalIndent(r.file, "", "  ")

@@ -66,7 +66,8 @@ type KEK struct {
 // NewKEK wraps raw master key material, which must be KeySize bytes.
 func NewKEK(raw []byte) (*KEK, error) {
 	if len(raw) != KeySize {
-		return nil, store.Errorf(store.ErrInvalid, "master key must be %d bytes, got %d", KeySize, len(raw))
+		return nil, store.Errorf(store.ErrInvalid,
+			"master key must be %d bytes, got %d", KeySize, len(raw))
 	}
 	k := Key(append([]byte(nil), raw...))
 	return &KEK{key: k, id: ID(k)}, nil
@@ -90,7 +91,7 @@ func (k *KEK) Wrap(dek Key, label string) ([]byte, error) {
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, fmt.Errorf("wrap key: %w", err)
 	}
-	return aead.Seal(out, out[1:], dek, []byte(label)), nil
+	return aead.Seal(out, out[1:], dek, []byte(label)), nil //nolint:gosec // nonce is random
 }
 
 // Unwrap opens a wrapped data key; a wrong master key or label gives ErrWrongKey.
@@ -105,7 +106,8 @@ func (k *KEK) Unwrap(wrapped []byte, label string) (Key, error) {
 	dek, err := aead.Open(nil, wrapped[1:1+aead.NonceSize()], wrapped[1+aead.NonceSize():],
 		[]byte(label))
 	if err != nil {
-		return nil, store.Errorf(store.ErrWrongKey, "cannot unwrap key %s with master key %s", label, k.id)
+		return nil, store.Errorf(store.ErrWrongKey,
+			"cannot unwrap key %s with master key %s", label, k.id)
 	}
 	return dek, nil
 }
@@ -134,13 +136,20 @@ type Sealer struct {
 // NewSealer builds a sealer that writes with the key of version current and reads with any of
 // the given versions.
 func NewSealer(current int, versions map[int]Key) (*Sealer, error) {
-	s := &Sealer{version: uint32(current), aeads: make(map[uint32]cipher.AEAD, len(versions))}
+	if current < 1 {
+		return nil, store.Errorf(store.ErrInvalid, "key versions start at 1, got %d", current)
+	}
+	s := &Sealer{version: uint32(current), //nolint:gosec // versions are small and positive
+		aeads: make(map[uint32]cipher.AEAD, len(versions))}
 	for v, k := range versions {
+		if v < 1 {
+			return nil, store.Errorf(store.ErrInvalid, "key versions start at 1, got %d", v)
+		}
 		aead, err := newGCM(Derive(k, "results", KeySize))
 		if err != nil {
 			return nil, err
 		}
-		s.aeads[uint32(v)] = aead
+		s.aeads[uint32(v)] = aead //nolint:gosec // checked positive above
 	}
 	if _, ok := s.aeads[s.version]; !ok {
 		return nil, store.Errorf(store.ErrInvalid, "no key for current version %d", current)
@@ -158,7 +167,7 @@ func (s *Sealer) Seal(value, aad []byte) ([]byte, error) {
 	if _, err := rand.Read(out[sealHeader:]); err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return aead.Seal(out, out[sealHeader:], value, aad), nil
+	return aead.Seal(out, out[sealHeader:], value, aad), nil //nolint:gosec // random nonce
 }
 
 // Open decrypts a sealed value. A value whose key version was destroyed gives ErrWrongKey.
@@ -169,7 +178,8 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 	}
 	aead, ok := s.aeads[v]
 	if !ok {
-		return nil, store.Errorf(store.ErrWrongKey, "value sealed with key version %d, which is not available", v)
+		return nil, store.Errorf(store.ErrWrongKey,
+			"value sealed with key version %d, which is not available", v)
 	}
 	ns := aead.NonceSize()
 	if len(sealed) < sealHeader+ns+aead.Overhead() {

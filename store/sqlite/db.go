@@ -118,7 +118,7 @@ func OpenDB(ctx context.Context, path string, key keys.Key, opt DBOptions) (*DB,
 	db.reader.SetMaxOpenConns(opt.Readers)
 	db.reader.SetMaxIdleConns(opt.Readers)
 	if err := db.migrate(ctx, opt.Schema); err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, err
 	}
 	return db, nil
@@ -138,8 +138,9 @@ func fileURI(path string, plain bool) string {
 
 func classifyOpenError(path string, err error) error {
 	if errors.Is(err, sqlite3.NOTADB) {
-		return store.Errorf(store.ErrWrongKey, "%s cannot be decrypted with the key given (wrong key, or the "+
-			"file is not a Tenantra database)", filepath.Base(path))
+		return store.Errorf(store.ErrWrongKey,
+			"%s cannot be decrypted with the key given (wrong key, or the "+
+				"file is not a Tenantra database)", filepath.Base(path))
 	}
 	if errors.Is(err, sqlite3.CANTOPEN) || errors.Is(err, sqlite3.PERM) ||
 		errors.Is(err, sqlite3.READONLY) {
@@ -255,7 +256,8 @@ func (db *DB) migrate(ctx context.Context, schema string) error {
 		return err
 	}
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL
+	) STRICT`); err != nil {
 		return classifyOpenError(db.path, err)
 	}
 	var current int

@@ -155,13 +155,15 @@ func (s *Store) CreateTenant(ctx context.Context, slug, name string) (store.Tena
 			(id, slug, name, status, key_version, created_at, updated_at)
 			VALUES (?, ?, ?, 'creating', 1, ?, ?)`, id.String(), slug, name, ts, ts)
 		if errors.Is(err, sqlite3.CONSTRAINT_UNIQUE) {
-			return store.Errorf(store.ErrConflict, "tenant slug %q is already taken; choose another", slug)
+			return store.Errorf(store.ErrConflict,
+				"tenant slug %q is already taken; choose another", slug)
 		}
 		if err != nil {
 			return err
 		}
 		_, err = s.control.w(ctx).ExecContext(ctx, `INSERT INTO tenant_keys
-			(tenant_id, version, wrapped, created_at) VALUES (?, 1, ?, ?)`, id.String(), wrapped, ts)
+			(tenant_id, version, wrapped, created_at) VALUES (?, 1, ?, ?)`,
+			id.String(), wrapped, ts)
 		return err
 	})
 	if err != nil {
@@ -208,7 +210,7 @@ func (s *Store) openTenantFile(ctx context.Context, id string, dek keys.Key) (*D
 // rollbackCreate removes what a failed create left; if this fails too, Recover finishes it.
 func (s *Store) rollbackCreate(id string) {
 	ctx := context.Background()
-	s.removeTenantFiles(id)
+	_ = s.removeTenantFiles(id) // what stays behind, Recover removes
 	if _, err := s.control.writer.ExecContext(ctx, "DELETE FROM tenants WHERE id = ?",
 		id); err != nil {
 		s.log.Warn("roll back tenant create; recovery will finish it", "tenant_id", id,
@@ -506,8 +508,9 @@ func (s *Store) TenantDB(ctx context.Context, ref string) (*TenantDB, func(), er
 		var owner string
 		if err := db.r(ctx).QueryRowContext(ctx, "SELECT value FROM tenant_meta WHERE key = "+
 			"'tenant_id'").Scan(&owner); err != nil || owner != t.ID {
-			db.Close()
-			return nil, store.Errorf(store.ErrCorrupt, "database file of tenant %q belongs to another tenant", t.Slug)
+			_ = db.Close()
+			return nil, store.Errorf(store.ErrCorrupt,
+				"database file of tenant %q belongs to another tenant", t.Slug)
 		}
 		return db, nil
 	})
