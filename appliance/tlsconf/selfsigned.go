@@ -25,6 +25,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tenantra/tenantra/store/keys"
 )
 
 // File names inside Config.Dir for self-signed mode.
@@ -462,43 +464,12 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ka.Equal(b)
 }
 
-// writeFileAtomic writes data to dir/name through a temporary file in the same directory and a
-// rename, so a crash never leaves a half-written certificate or key behind. The temporary file
-// is created 0600, so a key is never readable by others even for a moment.
+// writeFileAtomic writes dir/name through keys.WriteFileAtomic (temporary file, sync, rename),
+// so a crash never leaves a half-written certificate or key behind.
 func writeFileAtomic(dir, name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("tls: write %q: %w; check the directory's permissions",
-			filepath.Join(dir, name), err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return fmt.Errorf("tls: write %q: %w; check free space and permissions",
-			filepath.Join(dir, name), err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("tls: write %q: %w; check the directory's permissions",
-			filepath.Join(dir, name), err)
-	}
-	// Best effort: persist the rename itself. Not possible on every platform.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
+	if err := keys.WriteFileAtomic(filepath.Join(dir, name), data, perm); err != nil {
+		return fmt.Errorf("tls: write %q: %w; check free space and the directory's permissions",
+			filepath.Join(dir, name), unwrapPath(err))
 	}
 	return nil
 }
