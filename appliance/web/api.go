@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -85,43 +87,133 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decode reads a JSON body strictly: one object, no unknown fields, within MaxBodyBytes.
+// decode reads a JSON body strictly: exactly one JSON object, sent as application/json, no
+// unknown, duplicate or wrongly-cased fields, within MaxBodyBytes. v must point to a flat
+// struct whose fields carry json tags. encoding/json alone is lenient on several of these: it
+// matches keys case-insensitively, lets the last of duplicate keys win, accepts null and
+// ignores a stray '}' after the value.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" &&
-		!strings.HasPrefix(ct, "application/json") {
+	// A body without this content type is a "simple" cross-origin request that browsers send
+	// without a CORS preflight, so requiring it also keeps other sites from posting here.
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"request body must be application/json, not %q", ct)
+			"request body must be sent as Content-Type: application/json, not %q",
+			truncate(ct, 60))
 	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	body, err := io.ReadAll(r.Body)
 	var big *http.MaxBytesError
 	switch {
-	case err == nil:
 	case errors.As(err, &big):
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large",
 			"request body is larger than %d bytes", MaxBodyBytes)
-	case errors.Is(err, io.EOF):
+	case err != nil:
+		return errorf(http.StatusBadRequest, "invalid_json", "request body could not be read")
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
 		return errorf(http.StatusBadRequest, "invalid_json", "request body is empty; send a "+
 			"JSON object")
+	}
+	if trimmed[0] != '{' {
+		return errorf(http.StatusBadRequest, "invalid_json",
+			"request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
 		return errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
 	case errors.As(err, &typ):
 		return errorf(http.StatusBadRequest, "invalid_json",
-			"field %q must be a JSON %s", typ.Field, typ.Type.Kind())
+			"field %q must be a JSON %s", typ.Field, jsonKind(typ.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errorf(http.StatusBadRequest, "unknown_field", "request body has unknown "+
-			"field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		// checkKeys names the field, shortened: the key may be megabytes long.
+		if err := checkKeys(body, v); err != nil {
+			return err
+		}
+		return errorf(http.StatusBadRequest, "unknown_field", "request body has an unknown field")
 	default:
 		return errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return errorf(http.StatusBadRequest, "invalid_json",
 			"request body must hold one JSON object")
 	}
+	return checkKeys(body, v)
+}
+
+// checkKeys rejects the keys encoding/json lets through: a key that matches a field only when
+// case is ignored, and a key given twice. body is already known to be one valid JSON object.
+func checkKeys(body []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	known := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if f.IsExported() && name != "-" {
+			known[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return errorf(http.StatusBadRequest, "invalid_json",
+				"request body is not valid JSON")
+		}
+		switch {
+		case !known[key]:
+			return errorf(http.StatusBadRequest, "unknown_field",
+				"request body has unknown field %q", truncate(key, 60))
+		case seen[key]:
+			return errorf(http.StatusBadRequest, "invalid_json",
+				"field %q appears more than once", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return errorf(http.StatusBadRequest, "invalid_json",
+				"request body is not valid JSON")
+		}
+	}
 	return nil
+}
+
+// jsonKind names the JSON type a Go type is decoded from, for error messages.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "value"
 }
 
 // ListBody is the shape of every list response.

@@ -78,7 +78,11 @@ func New(svc Service, opt Options) *Server {
 			"%s is not allowed on %s", r.Method, r.URL.Path))
 	})
 	s.router.NotFound = http.HandlerFunc(s.notFound)
-	s.router.PanicHandler = s.panicked
+	s.router.PanicHandler = func(w http.ResponseWriter, r *http.Request, v any) {
+		if s.recovered(w, r, v) {
+			panic(http.ErrAbortHandler) // ServeHTTP records the request and aborts
+		}
+	}
 	s.routesV1()
 	s.handle(http.MethodGet, "/health", s.health)
 	s.handle(http.MethodGet, "/ready", s.ready)
@@ -123,11 +127,22 @@ func isAPIPath(p string) bool {
 	return p == "/v1" || len(p) >= 4 && p[:4] == "/v1/"
 }
 
-func (s *Server) panicked(w http.ResponseWriter, r *http.Request, v any) {
-	s.log.ErrorContext(r.Context(), "panic in handler", "trace_id", TraceID(r.Context()),
-		"panic", v, "path", r.URL.Path)
+// recovered handles a panic from a handler: it logs it and writes the 500 envelope. When the
+// response has already begun, or the handler panicked with http.ErrAbortHandler, it writes
+// nothing and reports that the connection must be aborted instead: an envelope appended to a
+// half-written response would turn it into a corrupt one with a success status.
+func (s *Server) recovered(w http.ResponseWriter, r *http.Request, v any) (abort bool) {
+	abortPanic := v == http.ErrAbortHandler //nolint:errorlint // a recover() value, never wrapped
+	if !abortPanic {
+		s.log.ErrorContext(r.Context(), "panic in handler", "trace_id", TraceID(r.Context()),
+			"panic", v, "path", r.URL.Path)
+	}
+	if sw, ok := w.(*statusWriter); abortPanic || ok && sw.status != 0 {
+		return true
+	}
 	writeError(w, r, errorf(http.StatusInternalServerError, "internal",
 		"internal error; the server log has details under this trace_id"))
+	return false
 }
 
 type reqInfoKey struct{}
@@ -160,20 +175,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.secureHeaders(rw.Header(), r)
 	rw.Header().Set("X-Trace-Id", info.traceID)
 	defer func() {
+		abort := false
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.panicked(rw, r, v)
+			abort = s.recovered(rw, r, v)
 		}
 		s.observe(r, info, rw, time.Since(start))
+		if abort {
+			panic(http.ErrAbortHandler) // net/http drops the connection quietly
+		}
 	}()
 	if r.ContentLength > MaxBodyBytes {
 		writeError(rw, r, errorf(http.StatusRequestEntityTooLarge, "body_too_large",
 			"request body is larger than %d bytes", MaxBodyBytes))
 		return
 	}
-	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
+	// The server's own writer, not the wrapper: net/http recognises it and closes the
+	// connection after a body over the cap instead of trying to drain it.
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if isAPIPath(r.URL.Path) && !s.opt.Trusted && !isLoopback(r.RemoteAddr) {
 		// Until authentication exists, only this machine may call the API.
 		writeError(rw, r, errorf(http.StatusForbidden, "forbidden",

@@ -1,0 +1,304 @@
+package web_test
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
+
+	"github.com/tenantra/tenantra/appliance/web"
+	"github.com/tenantra/tenantra/store"
+)
+
+const openAPIFile = "../../docs/openapi.yaml"
+
+// loadOpenAPI reads docs/openapi.yaml as plain maps, so that the checks below see exactly what
+// is written.
+func loadOpenAPI(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(openAPIFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("parse %s: %v", openAPIFile, err)
+	}
+	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.1.") {
+		t.Fatalf("%s: openapi = %q, want 3.1.x", openAPIFile, v)
+	}
+	return doc
+}
+
+var operationKeys = []string{"get", "put", "post", "delete", "options", "head", "patch",
+	"trace"}
+
+// routeParamRE matches httprouter's named (:name) and catch-all (*name) parameters.
+var routeParamRE = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
+
+// openAPIPath turns an httprouter pattern into an OpenAPI path: /v1/tenants/:tenant →
+// /v1/tenants/{tenant}.
+func openAPIPath(route string) string { return routeParamRE.ReplaceAllString(route, "{$1}") }
+
+// TestOpenAPICoversRoutes fails when the server registers a route docs/openapi.yaml does not
+// document, or the document lists an operation the server does not serve (ARCHITECTURE §5).
+func TestOpenAPICoversRoutes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	paths, ok := doc["paths"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s has no paths", openAPIFile)
+	}
+	documented := map[string]bool{}
+	for path, item := range paths {
+		ops, ok := item.(map[string]any)
+		if !ok {
+			t.Errorf("paths[%q] is not an object", path)
+			continue
+		}
+		for key := range ops {
+			if slices.Contains(operationKeys, key) {
+				documented[strings.ToUpper(key)+" "+path] = true
+			}
+		}
+	}
+
+	// A registry makes the server register /metrics too, so this is every route it has.
+	srv := web.New(newMemService(), web.Options{Registry: prometheus.NewRegistry()})
+	served := map[string]bool{}
+	for _, r := range srv.Routes() {
+		served[r.Method+" "+openAPIPath(r.Path)] = true
+	}
+	if len(served) == 0 {
+		t.Fatal("the server registers no routes")
+	}
+	for op := range served {
+		if !documented[op] {
+			t.Errorf("%s is served but missing from %s", op, openAPIFile)
+		}
+	}
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("%s is in %s but the server does not serve it", op, openAPIFile)
+		}
+	}
+}
+
+func TestOpenAPIPathMapping(t *testing.T) {
+	for in, want := range map[string]string{
+		"/health":                        "/health",
+		"/v1/tenants/:tenant":            "/v1/tenants/{tenant}",
+		"/v1/tenants/:tenant/assets/:id": "/v1/tenants/{tenant}/assets/{id}",
+		"/static/*filepath":              "/static/{filepath}",
+	} {
+		if got := openAPIPath(in); got != want {
+			t.Errorf("openAPIPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOpenAPIDocument checks the document's internal consistency: references resolve,
+// operation ids are unique, path parameters are declared, request bodies are closed.
+func TestOpenAPIDocument(t *testing.T) {
+	doc := loadOpenAPI(t)
+	walk(doc, "", func(at string, m map[string]any) {
+		if ref, ok := m["$ref"].(string); ok && resolve(doc, m) == nil {
+			t.Errorf("%s: $ref %q does not resolve", at, ref)
+		}
+	})
+
+	ids := map[string]string{}
+	paths, _ := doc["paths"].(map[string]any)
+	for path, item := range paths {
+		ops, _ := item.(map[string]any)
+		declared := paramNames(doc, ops["parameters"])
+		for _, method := range operationKeys {
+			op, ok := ops[method].(map[string]any)
+			if !ok {
+				continue
+			}
+			at := strings.ToUpper(method) + " " + path
+			id, _ := op["operationId"].(string)
+			if id == "" {
+				t.Errorf("%s has no operationId", at)
+			} else if prev, dup := ids[id]; dup {
+				t.Errorf("%s and %s share operationId %q", prev, at, id)
+			}
+			ids[id] = at
+			if r, _ := op["responses"].(map[string]any); len(r) == 0 {
+				t.Errorf("%s has no responses", at)
+			}
+			params := append(paramNames(doc, op["parameters"]), declared...)
+			for _, m := range regexp.MustCompile(`\{([^}]+)\}`).FindAllStringSubmatch(path,
+				-1) {
+				if !slices.Contains(params, "path:"+m[1]) {
+					t.Errorf("%s does not declare path parameter %q", at, m[1])
+				}
+			}
+			if body, ok := op["requestBody"].(map[string]any); ok {
+				schema := resolve(doc, dig(body, "content", "application/json", "schema"))
+				if schema == nil {
+					t.Errorf("%s: request body has no application/json schema", at)
+				} else if schema["additionalProperties"] != false {
+					t.Errorf("%s: request body schema lacks additionalProperties: false", at)
+				}
+			}
+		}
+	}
+}
+
+// TestOpenAPISchemasMatchTypes fails when a Go type the API sends or receives gains, loses or
+// renames a JSON field without the schema following.
+func TestOpenAPISchemasMatchTypes(t *testing.T) {
+	doc := loadOpenAPI(t)
+	schemas, _ := dig(doc, "components", "schemas").(map[string]any)
+	tests := []struct {
+		schema string
+		typ    any
+		// required lists the fields that must be required: all of them unless the Go type
+		// may leave some out.
+		required []string
+	}{
+		{"Tenant", store.Tenant{}, nil},
+		{"TenantCreate", web.TenantCreate{}, nil},
+		{"TenantUpdate", store.TenantUpdate{}, []string{}},
+		{"TenantList", web.ListBody[store.Tenant]{}, nil},
+		{"Error", web.ErrorBody{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.schema, func(t *testing.T) {
+			s, _ := schemas[tt.schema].(map[string]any)
+			if s == nil {
+				t.Fatalf("components.schemas.%s is missing", tt.schema)
+			}
+			checkSchemaFields(t, doc, tt.schema, s, reflect.TypeOf(tt.typ), tt.required)
+		})
+	}
+}
+
+func checkSchemaFields(t *testing.T, doc map[string]any, at string, s map[string]any,
+	typ reflect.Type, required []string) {
+	t.Helper()
+	fields, optional := jsonFields(typ)
+	if required == nil {
+		required = slices.DeleteFunc(slices.Clone(fields), func(f string) bool {
+			return slices.Contains(optional, f)
+		})
+	}
+	props, _ := s["properties"].(map[string]any)
+	var names []string
+	for name := range props {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, fields) {
+		t.Errorf("%s: schema properties %v, Go type %s has %v", at, names, typ, fields)
+	}
+	var req []string
+	for _, r := range asSlice(s["required"]) {
+		req = append(req, r.(string))
+	}
+	slices.Sort(req)
+	slices.Sort(required)
+	if !slices.Equal(req, required) {
+		t.Errorf("%s: schema requires %v, want %v", at, req, required)
+	}
+	if s["additionalProperties"] != false {
+		t.Errorf("%s: schema lacks additionalProperties: false", at)
+	}
+	// Nested objects: the error envelope's inside.
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Type.Kind() != reflect.Struct || f.Type.PkgPath() == "time" {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if inner := resolve(doc, props[name]); inner != nil {
+			checkSchemaFields(t, doc, at+"."+name, inner, f.Type, nil)
+		}
+	}
+}
+
+// jsonFields lists a struct type's JSON field names, sorted, and those marked omitempty.
+func jsonFields(typ reflect.Type) (fields, optional []string) {
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields = append(fields, name)
+		if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
+			optional = append(optional, name)
+		}
+	}
+	slices.Sort(fields)
+	return fields, optional
+}
+
+// walk calls fn for every object in the document, with its location.
+func walk(v any, at string, fn func(at string, m map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		fn(at, v)
+		for k, c := range v {
+			walk(c, at+"/"+k, fn)
+		}
+	case []any:
+		for _, c := range v {
+			walk(c, at+"[]", fn)
+		}
+	}
+}
+
+// resolve follows a local $ref (possibly several) and returns the object it names; a non-ref
+// object is returned as it is.
+func resolve(doc map[string]any, v any) map[string]any {
+	for range 10 {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		rest, ok := strings.CutPrefix(ref, "#/")
+		if !ok {
+			return nil
+		}
+		v = dig(doc, strings.Split(rest, "/")...)
+	}
+	return nil
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+// paramNames lists parameters as "in:name", following references.
+func paramNames(doc map[string]any, v any) []string {
+	var out []string
+	for _, p := range asSlice(v) {
+		if m := resolve(doc, p); m != nil {
+			out = append(out, m["in"].(string)+":"+m["name"].(string))
+		}
+	}
+	return out
+}
