@@ -18,26 +18,16 @@ import (
 	"github.com/tenantra/tenantra/store"
 )
 
-// Tenants is the tenant service as admin commands see it: the same methods whether the
-// command talks to a running server through its admin socket or opens the data dir itself.
-type Tenants interface {
-	CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error)
-	GetTenant(ctx context.Context, ref string) (store.Tenant, error)
-	ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error)
-	UpdateTenant(ctx context.Context, ref string, u store.TenantUpdate) (store.Tenant, error)
-	DeleteTenant(ctx context.Context, ref string) error
-}
-
 var (
-	_ Tenants     = (*Appliance)(nil)
-	_ Tenants     = (*remote)(nil)
-	_ web.Service = (*Appliance)(nil)
+	_ store.Tenants = (*Appliance)(nil)
+	_ store.Tenants = (*remote)(nil)
+	_ web.Service   = (*Appliance)(nil)
 )
 
 // Connect returns the tenant service for an admin command: through the admin socket of a
-// running server, or else by opening the data dir under its lock. Call the returned close
-// function when done.
-func Connect(ctx context.Context, cfg config.Config, opt Options) (Tenants, func() error,
+// running server, or else by opening the data dir under its lock. Either way the same
+// Appliance methods do the work. Call the returned close function when done.
+func Connect(ctx context.Context, cfg config.Config, opt Options) (store.Tenants, func() error,
 	error) {
 	sock := filepath.Join(cfg.DataDir, SocketFile)
 	d := net.Dialer{Timeout: 2 * time.Second}

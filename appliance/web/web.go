@@ -23,11 +23,7 @@ import (
 
 // Service is what the API needs from the application.
 type Service interface {
-	CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error)
-	GetTenant(ctx context.Context, ref string) (store.Tenant, error)
-	ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error)
-	UpdateTenant(ctx context.Context, ref string, u store.TenantUpdate) (store.Tenant, error)
-	DeleteTenant(ctx context.Context, ref string) error
+	store.Tenants
 	Ready(ctx context.Context) error
 }
 
