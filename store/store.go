@@ -30,7 +30,24 @@ var (
 	ErrLocked = errors.New("data directory locked")
 	// ErrCorrupt means a file the store needs exists but cannot be parsed.
 	ErrCorrupt = errors.New("corrupt data")
+	// ErrUnauthenticated means the caller is not signed in, or its credentials are not valid.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden means the caller is signed in but its role does not allow the action.
+	ErrForbidden = errors.New("forbidden")
+	// ErrRateLimited means too many attempts; RetryAfter says how long to wait.
+	ErrRateLimited = errors.New("rate limited")
 )
+
+// RateLimitError is ErrRateLimited with the time until the next attempt may succeed.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	Msg        string
+}
+
+func (e *RateLimitError) Error() string { return e.Msg }
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // TenantStatus is the lifecycle state of a tenant as users see it.
 type TenantStatus string
@@ -51,14 +68,16 @@ type Tenant struct {
 	Name       string       `json:"name"`
 	Status     TenantStatus `json:"status"`
 	KeyVersion int          `json:"key_version"`
+	RequireMFA bool         `json:"require_mfa"`
 	CreatedAt  time.Time    `json:"created_at"`
 	UpdatedAt  time.Time    `json:"updated_at"`
 }
 
 // TenantUpdate changes a tenant; nil fields stay as they are.
 type TenantUpdate struct {
-	Name   *string       `json:"name,omitempty"`
-	Status *TenantStatus `json:"status,omitempty"`
+	Name       *string       `json:"name,omitempty"`
+	Status     *TenantStatus `json:"status,omitempty"`
+	RequireMFA *bool         `json:"require_mfa,omitempty"`
 }
 
 // Page selects a slice of a list: Page is 1-based, Size is at most MaxPageSize.

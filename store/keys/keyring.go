@@ -89,6 +89,15 @@ type keyEntry struct {
 	Version   int       `json:"version"`
 	Wrapped   []byte    `json:"wrapped"`
 	CreatedAt time.Time `json:"created_at"`
+	// Previous holds retired versions still accepted for reading or verifying, newest first.
+	Previous []keyEntry `json:"previous,omitempty"`
+}
+
+// Versioned is one version of a named key.
+type Versioned struct {
+	Version   int
+	Key       Key
+	CreatedAt time.Time
 }
 
 // OpenKeyring reads the keyring at path, or creates an empty one when create is true and the
@@ -144,6 +153,58 @@ func (r *Keyring) Ensure(name string) (Key, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// Versions returns the named key's current version first, then the retired ones kept for
+// verification, generating the key first if it is absent.
+func (r *Keyring) Versions(name string) ([]Versioned, error) {
+	if _, err := r.Ensure(name); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.file.Keys[name]
+	var out []Versioned
+	for _, v := range append([]keyEntry{e}, e.Previous...) {
+		k, err := r.kek.Unwrap(v.Wrapped, label(name, v.Version))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Versioned{Version: v.Version, Key: k, CreatedAt: v.CreatedAt})
+	}
+	return out, nil
+}
+
+// Rotate makes a new current version of the named key and keeps the newest keep retired
+// versions, so that what they signed or sealed stays readable for a while.
+func (r *Keyring) Rotate(name string, keep int) (Versioned, error) {
+	if _, err := r.Ensure(name); err != nil {
+		return Versioned{}, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.file.Keys[name]
+	k, err := NewKey()
+	if err != nil {
+		return Versioned{}, err
+	}
+	v := old.Version + 1
+	w, err := r.kek.Wrap(k, label(name, v))
+	if err != nil {
+		return Versioned{}, err
+	}
+	prev := append([]keyEntry{{Version: old.Version, Wrapped: old.Wrapped,
+		CreatedAt: old.CreatedAt}}, old.Previous...)
+	if len(prev) > keep {
+		prev = prev[:keep]
+	}
+	next := keyEntry{Version: v, Wrapped: w, CreatedAt: time.Now().UTC(), Previous: prev}
+	r.file.Keys[name] = next
+	if err := r.save(); err != nil {
+		r.file.Keys[name] = old
+		return Versioned{}, err
+	}
+	return Versioned{Version: v, Key: k, CreatedAt: next.CreatedAt}, nil
 }
 
 // Has reports whether the keyring holds the named key.

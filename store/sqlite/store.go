@@ -113,12 +113,13 @@ func keyLabel(tenantID string, version int) string {
 	return fmt.Sprintf("tenant/%s/v%d", tenantID, version)
 }
 
-const tenantCols = "id, slug, name, status, key_version, created_at, updated_at"
+const tenantCols = "id, slug, name, status, key_version, require_mfa, created_at, updated_at"
 
 func scanTenant(row interface{ Scan(...any) error }) (store.Tenant, error) {
 	var t store.Tenant
 	var created, updated string
-	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.KeyVersion, &created, &updated)
+	err := row.Scan(&t.ID, &t.Slug, &t.Name, &t.Status, &t.KeyVersion, &t.RequireMFA,
+		&created, &updated)
 	t.CreatedAt, t.UpdatedAt = parseTime(created), parseTime(updated)
 	return t, err
 }
@@ -270,6 +271,40 @@ func (s *Store) ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, 
 	return out, total, rows.Err()
 }
 
+// ListTenantsIn lists, a page at a time, the visible tenants among ids.
+func (s *Store) ListTenantsIn(ctx context.Context, ids []string, p store.Page) ([]store.Tenant,
+	int, error) {
+	if len(ids) == 0 {
+		return []store.Tenant{}, 0, nil
+	}
+	in := "?" + strings.Repeat(", ?", len(ids)-1)
+	args := make([]any, 0, len(ids)+2)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	where := " FROM tenants WHERE status IN ('active', 'suspended') AND id IN (" + in + ")"
+	var total int
+	if err := s.control.r(ctx).QueryRowContext(ctx, "SELECT count(*)"+where,
+		args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count tenants: %w", err)
+	}
+	rows, err := s.control.r(ctx).QueryContext(ctx, "SELECT "+tenantCols+where+
+		" ORDER BY slug LIMIT ? OFFSET ?", append(args, p.Size, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	out := []store.Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, t)
+	}
+	return out, total, rows.Err()
+}
+
 // UpdateTenant renames, suspends or resumes a tenant.
 func (s *Store) UpdateTenant(ctx context.Context, ref string,
 	u store.TenantUpdate) (store.Tenant, error) {
@@ -294,9 +329,13 @@ func (s *Store) UpdateTenant(ctx context.Context, ref string,
 		if u.Status != nil {
 			t.Status = *u.Status
 		}
+		if u.RequireMFA != nil {
+			t.RequireMFA = *u.RequireMFA
+		}
 		ts := now()
 		if _, err := s.control.w(ctx).ExecContext(ctx, "UPDATE tenants SET name = ?, "+
-			"status = ?, updated_at = ? WHERE id = ?", t.Name, t.Status, ts, t.ID); err != nil {
+			"status = ?, require_mfa = ?, updated_at = ? WHERE id = ?", t.Name, t.Status,
+			t.RequireMFA, ts, t.ID); err != nil {
 			return fmt.Errorf("update tenant: %w", err)
 		}
 		t.UpdatedAt = parseTime(ts)
