@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/config"
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
@@ -39,6 +41,11 @@ type Appliance struct {
 	store   *sqlite.Store
 	results *results.Store
 	metrics *prometheus.Registry
+	keyring *keys.Keyring
+	id      *identity
+
+	adminPassword string
+	passwordCost  int
 }
 
 // Options are what Open needs besides the configuration.
@@ -47,6 +54,14 @@ type Options struct {
 	Logger  *slog.Logger
 	// Role describes this process in the data dir's lock, e.g. "serve" or "tenant create".
 	Role string
+	// Now is the clock for tokens, sessions and lockouts; nil means time.Now.
+	Now func() time.Time
+	// PasswordCost is the bcrypt cost of new password hashes; zero means auth.BcryptCost (12).
+	// Only tests lower it, because bcrypt under the race detector is slow.
+	PasswordCost int
+	// AdminPassword is the first platform admin's password (TENA_ADMIN_PASSWORD); when empty
+	// on a data dir without users, serve generates one and prints it once.
+	AdminPassword string
 }
 
 // Open takes the data dir's exclusive lock, loads the master key and keyring (creating them
@@ -55,7 +70,8 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger}
+	a := &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger,
+		adminPassword: opt.AdminPassword, passwordCost: opt.PasswordCost}
 	defer func() {
 		if err != nil {
 			_ = a.Close() // whatever was opened before the failure, and the lock
@@ -80,6 +96,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	if err != nil {
 		return nil, err
 	}
+	a.keyring = kr
 	controlKey, err := kr.Ensure("control")
 	if err != nil {
 		return nil, err
@@ -99,6 +116,9 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	}
 	a.store.AttachResults(a.results)
 	if err := a.store.Recover(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.openIdentity(kr, opt.Now); err != nil {
 		return nil, err
 	}
 	a.metrics = a.newMetrics()
@@ -150,10 +170,13 @@ func (a *Appliance) CreateTenant(ctx context.Context, slug, name string) (store.
 		name = slug
 	}
 	t, err := a.store.CreateTenant(ctx, slug, name)
-	if err == nil {
-		a.log.InfoContext(ctx, "tenant created", "tenant_id", t.ID, "slug", t.Slug)
+	if err != nil {
+		return t, err
 	}
-	return t, err
+	a.log.InfoContext(ctx, "tenant created", "tenant_id", t.ID, "slug", t.Slug)
+	a.audit(ctx, "", "tenant.create", t.Slug, "success", map[string]any{"id": t.ID,
+		"name": t.Name})
+	return t, nil
 }
 
 // GetTenant finds a tenant by slug or id.
@@ -161,28 +184,48 @@ func (a *Appliance) GetTenant(ctx context.Context, ref string) (store.Tenant, er
 	return a.store.GetTenant(ctx, ref)
 }
 
-// ListTenants lists tenants a page at a time.
+// ListTenants lists tenants a page at a time: every tenant for the operator, the caller's own
+// tenants for everyone else.
 func (a *Appliance) ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error) {
-	return a.store.ListTenants(ctx, p)
+	pr := authz.FromContext(ctx)
+	if pr == nil || pr.Local || pr.PlatformRole == store.PlatformAdmin {
+		return a.store.ListTenants(ctx, p)
+	}
+	ids := make([]string, 0, len(pr.Roles))
+	for id := range pr.Roles {
+		ids = append(ids, id)
+	}
+	return a.store.ListTenantsIn(ctx, ids, p)
 }
 
 // UpdateTenant renames, suspends or resumes a tenant.
 func (a *Appliance) UpdateTenant(ctx context.Context, ref string,
 	u store.TenantUpdate) (store.Tenant, error) {
 	t, err := a.store.UpdateTenant(ctx, ref, u)
-	if err == nil {
-		a.log.InfoContext(ctx, "tenant updated", "tenant_id", t.ID, "status", t.Status)
+	if err != nil {
+		return t, err
 	}
-	return t, err
+	a.log.InfoContext(ctx, "tenant updated", "tenant_id", t.ID, "status", t.Status)
+	a.audit(ctx, t.ID, "tenant.update", t.Slug, "success", u)
+	if u.Status != nil {
+		a.audit(ctx, "", "tenant.update", t.Slug, "success", u)
+	}
+	return t, nil
 }
 
 // DeleteTenant crypto-shreds a tenant.
 func (a *Appliance) DeleteTenant(ctx context.Context, ref string) error {
-	err := a.store.DeleteTenant(ctx, ref)
-	if err == nil {
-		a.log.InfoContext(ctx, "tenant deleted", "ref", ref)
+	t, err := a.store.GetTenant(ctx, ref)
+	if err != nil {
+		return err
 	}
-	return err
+	if err := a.store.DeleteTenant(ctx, t.ID); err != nil {
+		return err
+	}
+	a.id.invalidate() // memberships of the tenant are gone
+	a.log.InfoContext(ctx, "tenant deleted", "tenant_id", t.ID, "slug", t.Slug)
+	a.audit(ctx, "", "tenant.delete", t.Slug, "success", map[string]any{"id": t.ID})
+	return nil
 }
 
 // Ready reports whether storage answers.

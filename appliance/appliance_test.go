@@ -19,6 +19,10 @@ import (
 	"github.com/tenantra/tenantra/store/sqlite"
 )
 
+// testCost is bcrypt's minimum: the cost itself is tested in package auth, and cost 12 under
+// the race detector takes seconds per hash.
+const testCost = 4
+
 func testConfig(t testing.TB, dir string) config.Config {
 	t.Helper()
 	cfg, err := config.Load(config.Sources{Getenv: func(k string) string {
@@ -35,7 +39,7 @@ func testConfig(t testing.TB, dir string) config.Config {
 
 func openTest(t testing.TB, cfg config.Config) *Appliance {
 	t.Helper()
-	a, err := Open(context.Background(), cfg, Options{Role: "test"})
+	a, err := Open(context.Background(), cfg, Options{Role: "test", PasswordCost: testCost})
 	if err != nil {
 		t.Fatalf("open appliance: %v", err)
 	}

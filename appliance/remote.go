@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,16 +19,28 @@ import (
 	"github.com/tenantra/tenantra/store"
 )
 
+// Admin is what admin commands use: the same methods whether the command talks to a running
+// server through its admin socket or opens the data dir itself.
+type Admin interface {
+	store.Tenants
+	CreateUser(ctx context.Context, nu web.NewUser) (store.User, error)
+	GetUser(ctx context.Context, ref string) (store.User, error)
+	ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User, int, error)
+	UpdateUser(ctx context.Context, ref string, up web.UserUpdate) (store.User, error)
+	ResetPassword(ctx context.Context, ref, password string) error
+	VerifyAudit(ctx context.Context, tenant string) (int, error)
+}
+
 var (
-	_ store.Tenants = (*Appliance)(nil)
-	_ store.Tenants = (*remote)(nil)
-	_ web.Service   = (*Appliance)(nil)
+	_ Admin       = (*Appliance)(nil)
+	_ Admin       = (*remote)(nil)
+	_ web.Service = (*Appliance)(nil)
 )
 
 // Connect returns the tenant service for an admin command: through the admin socket of a
 // running server, or else by opening the data dir under its lock. Either way the same
 // Appliance methods do the work. Call the returned close function when done.
-func Connect(ctx context.Context, cfg config.Config, opt Options) (store.Tenants, func() error,
+func Connect(ctx context.Context, cfg config.Config, opt Options) (Admin, func() error,
 	error) {
 	sock := filepath.Join(cfg.DataDir, SocketFile)
 	d := net.Dialer{Timeout: 2 * time.Second}
@@ -79,6 +92,9 @@ func (r *remote) do(ctx context.Context, method, path string, body, out any) err
 		}
 		kind := map[string]error{"invalid": store.ErrInvalid, "not_found": store.ErrNotFound,
 			"conflict": store.ErrConflict}[eb.Error.Code]
+		if eb.Error.Code == "audit_chain_broken" {
+			return errors.New(eb.Error.Message)
+		}
 		if kind == nil { // the server logged the cause under the trace id
 			return fmt.Errorf("%s (trace_id %s)", eb.Error.Message, eb.Error.TraceID)
 		}
@@ -118,4 +134,47 @@ func (r *remote) UpdateTenant(ctx context.Context, ref string,
 
 func (r *remote) DeleteTenant(ctx context.Context, ref string) error {
 	return r.do(ctx, http.MethodDelete, "/v1/tenants/"+url.PathEscape(ref), nil, nil)
+}
+
+func (r *remote) CreateUser(ctx context.Context, nu web.NewUser) (store.User, error) {
+	var u store.User
+	err := r.do(ctx, http.MethodPost, "/v1/users", nu, &u)
+	return u, err
+}
+
+func (r *remote) GetUser(ctx context.Context, ref string) (store.User, error) {
+	var u store.User
+	err := r.do(ctx, http.MethodGet, "/v1/users/"+url.PathEscape(ref), nil, &u)
+	return u, err
+}
+
+func (r *remote) ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User,
+	int, error) {
+	var l web.ListBody[store.User]
+	q := url.Values{"page": {strconv.Itoa(p.Page)}, "page_size": {strconv.Itoa(p.Size)}}
+	path := "/v1/users?"
+	if tenantID != "" {
+		path = "/v1/tenants/" + url.PathEscape(tenantID) + "/users?"
+	}
+	err := r.do(ctx, http.MethodGet, path+q.Encode(), nil, &l)
+	return l.Items, l.Total, err
+}
+
+func (r *remote) UpdateUser(ctx context.Context, ref string, up web.UserUpdate) (store.User,
+	error) {
+	var u store.User
+	err := r.do(ctx, http.MethodPatch, "/v1/users/"+url.PathEscape(ref), up, &u)
+	return u, err
+}
+
+func (r *remote) ResetPassword(ctx context.Context, ref, password string) error {
+	return r.do(ctx, http.MethodPost, "/v1/users/"+url.PathEscape(ref)+"/password",
+		web.PasswordBody{Password: password}, nil)
+}
+
+func (r *remote) VerifyAudit(ctx context.Context, tenant string) (int, error) {
+	var v web.AuditVerification
+	err := r.do(ctx, http.MethodGet, "/v1/audit/verify?"+url.Values{"tenant": {tenant}}.Encode(),
+		nil, &v)
+	return v.Chains, err
 }

@@ -30,6 +30,10 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
 		HTTPAddr: cfg.HTTPListen, HTTPSAddr: cfg.Listen,
 	}
+	generated, err := a.Bootstrap(ctx, a.adminPassword)
+	if err != nil {
+		return err
+	}
 	ln, err := listen("tcp", cfg.Listen, "--listen")
 	if err != nil {
 		return err
@@ -100,6 +104,11 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		fmt.Fprintf(out, "  HTTP %s redirects to HTTPS\n", httpLn.Addr())
 	}
 	fmt.Fprintf(out, "  admin socket %s\n", sockLn.Addr())
+	if generated != "" {
+		fmt.Fprintf(out, "  first platform admin: %s, password %s\n"+
+			"  (shown this once; sign in and change it, or reset it with "+
+			"tenantra user reset-password)\n", BootstrapEmail, generated)
+	}
 	a.log.Info("serving", "listen", ln.Addr().String(), "version", a.version)
 
 	var serveErr error

@@ -31,6 +31,7 @@ type Config struct {
 	Log             Log           `yaml:"log"`
 	MaxOpenTenants  int           `yaml:"max_open_tenants"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	AccessTTL       time.Duration `yaml:"access_ttl"`
 
 	// MasterKey is the contents of TENA_MASTER_KEY; never read from a file or printed.
 	MasterKey string `yaml:"-"`
@@ -64,6 +65,7 @@ func Defaults() Config {
 		Log:             Log{Level: "info", Format: "json"},
 		MaxOpenTenants:  64,
 		ShutdownTimeout: 10 * time.Second,
+		AccessTTL:       15 * time.Minute,
 	}
 }
 
@@ -104,6 +106,14 @@ var fields = []field{
 			return fmt.Errorf("must be a whole number, got %q", v)
 		}
 		c.MaxOpenTenants = n
+		return nil
+	}},
+	{"access-ttl", "TENA_ACCESS_TTL", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("must be a duration such as 15m, got %q", v)
+		}
+		c.AccessTTL = d
 		return nil
 	}},
 	{"shutdown-timeout", "TENA_SHUTDOWN_TIMEOUT", func(c *Config, v string) error {
@@ -256,6 +266,10 @@ func (c Config) Validate() error {
 	if c.MaxOpenTenants < 1 || c.MaxOpenTenants > 100000 {
 		return fmt.Errorf("%s %d is out of range; use 1 to 100000",
 			setting("max-open-tenants"), c.MaxOpenTenants)
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		return fmt.Errorf("%s %s is out of range; use 1m to 24h (default 15m)",
+			setting("access-ttl"), c.AccessTTL)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("%s must be positive, such as 10s", setting("shutdown-timeout"))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/store"
 )
 
@@ -59,6 +60,12 @@ func publicError(err error) (*apiError, bool) {
 		return errorf(http.StatusNotFound, "not_found", "%s", err.Error()), true
 	case errors.Is(err, store.ErrConflict):
 		return errorf(http.StatusConflict, "conflict", "%s", err.Error()), true
+	case errors.Is(err, store.ErrUnauthenticated):
+		return errorf(http.StatusUnauthorized, "unauthenticated", "%s", err.Error()), true
+	case errors.Is(err, store.ErrForbidden):
+		return errorf(http.StatusForbidden, "forbidden", "%s", err.Error()), true
+	case errors.Is(err, store.ErrRateLimited):
+		return errorf(http.StatusTooManyRequests, "rate_limited", "%s", err.Error()), true
 	}
 	return errorf(http.StatusInternalServerError, "internal",
 		"internal error; the server log has details under this trace_id"), false
@@ -66,6 +73,13 @@ func publicError(err error) (*apiError, bool) {
 
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, _ := publicError(err)
+	var rl *store.RateLimitError
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(rl.RetryAfter.Seconds())+1))
+	}
+	if ae.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tenantra"`)
+	}
 	writeJSON(w, ae.status, ErrorBody{Error: ErrorDetail{Code: ae.code, Message: ae.message,
 		Details: ae.details, TraceID: TraceID(r.Context())}})
 }
@@ -281,11 +295,13 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, items []T, total i
 }
 
 func (s *Server) routesV1() {
-	s.handle(http.MethodGet, "/v1/tenants", s.listTenants)
-	s.handle(http.MethodPost, "/v1/tenants", s.createTenant)
-	s.handle(http.MethodGet, "/v1/tenants/:tenant", s.getTenant)
-	s.handle(http.MethodPatch, "/v1/tenants/:tenant", s.updateTenant)
-	s.handle(http.MethodDelete, "/v1/tenants/:tenant", s.deleteTenant)
+	s.handle(http.MethodGet, "/v1/tenants", authz.TenantsList, s.listTenants)
+	s.handle(http.MethodPost, "/v1/tenants", authz.PlatformTenantsCreate, s.createTenant)
+	s.handle(http.MethodGet, "/v1/tenants/:tenant", authz.TenantRead, s.getTenant)
+	s.handle(http.MethodPatch, "/v1/tenants/:tenant", authz.TenantUpdate, s.updateTenant)
+	s.handle(http.MethodDelete, "/v1/tenants/:tenant", authz.PlatformTenantsDelete,
+		s.deleteTenant)
+	s.routesIdentity()
 }
 
 // TenantCreate is the body of POST /v1/tenants.
@@ -323,13 +339,8 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, _ httprout
 	writeJSON(w, http.StatusCreated, t)
 }
 
-func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	t, err := s.svc.GetTenant(r.Context(), ps.ByName("tenant"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	writeJSON(w, http.StatusOK, tenantFrom(r.Context()))
 }
 
 func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -338,7 +349,16 @@ func (s *Server) updateTenant(w http.ResponseWriter, r *http.Request, ps httprou
 		s.fail(w, r, err)
 		return
 	}
-	t, err := s.svc.UpdateTenant(r.Context(), ps.ByName("tenant"), body)
+	// Suspending and resuming belong to the operator; tenant admins may rename and set MFA.
+	if body.Status != nil && !authz.Allow(authz.FromContext(r.Context()),
+		authz.PlatformTenantsStatus, "") {
+		s.svc.AuditDenied(r.Context(), tenantFrom(r.Context()).ID, "tenant.status",
+			r.URL.Path, "role")
+		s.fail(w, r, store.Errorf(store.ErrForbidden, "only a platform admin can suspend or "+
+			"resume a tenant"))
+		return
+	}
+	t, err := s.svc.UpdateTenant(r.Context(), tenantFrom(r.Context()).ID, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -42,6 +42,7 @@ func fuzzBody(t *testing.T, method, target string, body []byte, okStatus int,
 	r := httptest.NewRequest(method, target, bytes.NewReader(body))
 	r.RemoteAddr = loopbackAddr
 	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+testAdminToken)
 	rec := serve(srv, r)
 
 	switch rec.Code {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/store"
 )
@@ -24,6 +25,7 @@ import (
 // mirrors exactly what the edge depends on: the store's validation, its user-facing messages
 // and its sentinel error kinds.
 type memService struct {
+	identityFake
 	mu      sync.Mutex
 	tenants map[string]store.Tenant // by slug
 	seq     int
@@ -169,11 +171,14 @@ func (m *memService) DeleteTenant(_ context.Context, ref string) error {
 
 func (m *memService) Ready(context.Context) error { return m.readyErr }
 
-// loopbackAddr is the RemoteAddr of test requests unless a test says otherwise;
-// httptest.NewRequest's default (192.0.2.1) is not loopback and the API would refuse it.
+// loopbackAddr is the RemoteAddr of test requests unless a test says otherwise.
 const loopbackAddr = "127.0.0.1:40000"
 
-// newRequest builds a request from this machine, with a JSON content type when it has a body.
+// testAdminToken is the bearer token the fake accepts, as a platform admin.
+const testAdminToken = "test-admin"
+
+// newRequest builds a request signed in as the fake's admin, with a JSON content type when it
+// has a body.
 func newRequest(method, target, body string) *http.Request {
 	var rd io.Reader
 	if body != "" {
@@ -181,6 +186,7 @@ func newRequest(method, target, body string) *http.Request {
 	}
 	r := httptest.NewRequest(method, target, rd)
 	r.RemoteAddr = loopbackAddr
+	r.Header.Set("Authorization", "Bearer "+testAdminToken)
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -247,3 +253,75 @@ func decodeStrict(t testing.TB, body []byte, v any) {
 		t.Fatalf("trailing data after %T in %q", v, body)
 	}
 }
+
+// identityFake gives the fake the identity half of web.Service: one admin token, and no
+// users, sessions or audit trail (those run against the real store in the appliance's tests).
+type identityFake struct{}
+
+var errNotInFake = store.Errorf(store.ErrInvalid, "not supported by the test fake")
+
+func (identityFake) Authenticate(_ context.Context, bearer string) (*authz.Principal, error) {
+	if bearer == testAdminToken {
+		return &authz.Principal{UserID: "u1", Email: "admin@test",
+			PlatformRole: store.PlatformAdmin}, nil
+	}
+	return nil, store.Errorf(store.ErrUnauthenticated, "the access token is not valid")
+}
+func (identityFake) Login(context.Context, web.LoginRequest) (web.Tokens, error) {
+	return web.Tokens{}, errNotInFake
+}
+func (identityFake) Refresh(context.Context, string) (web.Tokens, error) {
+	return web.Tokens{}, errNotInFake
+}
+func (identityFake) Logout(context.Context) error { return errNotInFake }
+func (identityFake) Me(context.Context) (web.Me, error) {
+	return web.Me{}, errNotInFake
+}
+func (identityFake) RevokeOwnSession(context.Context, string) error { return errNotInFake }
+func (identityFake) Sessions(context.Context) ([]store.Session, error) {
+	return nil, errNotInFake
+}
+func (identityFake) ChangePassword(context.Context, string, string) error { return errNotInFake }
+func (identityFake) StartTOTP(context.Context) (web.TOTPEnrolment, error) {
+	return web.TOTPEnrolment{}, errNotInFake
+}
+func (identityFake) ConfirmTOTP(context.Context, string) ([]string, error) {
+	return nil, errNotInFake
+}
+func (identityFake) DisableTOTP(context.Context, string) error { return errNotInFake }
+func (identityFake) CreateUser(context.Context, web.NewUser) (store.User, error) {
+	return store.User{}, errNotInFake
+}
+func (identityFake) GetUser(context.Context, string) (store.User, error) {
+	return store.User{}, errNotInFake
+}
+func (identityFake) ListUsers(context.Context, string, store.Page) ([]store.User, int, error) {
+	return nil, 0, errNotInFake
+}
+func (identityFake) UpdateUser(context.Context, string, web.UserUpdate) (store.User, error) {
+	return store.User{}, errNotInFake
+}
+func (identityFake) ResetPassword(context.Context, string, string) error { return errNotInFake }
+func (identityFake) SetTenantRole(context.Context, string, string, store.TenantRole) (
+	store.User, error) {
+	return store.User{}, errNotInFake
+}
+func (identityFake) RemoveTenantUser(context.Context, string, string) error {
+	return errNotInFake
+}
+func (identityFake) CreateAPIToken(context.Context, string, web.NewAPIToken) (
+	web.CreatedAPIToken, error) {
+	return web.CreatedAPIToken{}, errNotInFake
+}
+func (identityFake) ListAPITokens(context.Context, string) ([]store.APIToken, error) {
+	return nil, errNotInFake
+}
+func (identityFake) RevokeAPIToken(context.Context, string, string) error { return errNotInFake }
+func (identityFake) ListAudit(context.Context, string, store.AuditFilter, store.Page) (
+	[]store.AuditEvent, int, error) {
+	return nil, 0, errNotInFake
+}
+func (identityFake) VerifyAudit(context.Context, string) (int, error) {
+	return 0, errNotInFake
+}
+func (identityFake) AuditDenied(context.Context, string, string, string, string) {}

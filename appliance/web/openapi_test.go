@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/store"
 )
@@ -88,6 +90,50 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	}
 }
 
+// TestOpenAPIActions fails when an operation's x-tenantra-action differs from the action the
+// server registered for its route, and checks that exactly the public routes opt out of the
+// global bearerAuth requirement with `security: []`.
+func TestOpenAPIActions(t *testing.T) {
+	doc := loadOpenAPI(t)
+	global := asSlice(doc["security"])
+	if len(global) != 1 || dig(global[0], "bearerAuth") == nil {
+		t.Errorf("top-level security = %v, want [{bearerAuth: []}]", doc["security"])
+	}
+	if dig(doc, "components", "securitySchemes", "bearerAuth", "scheme") != "bearer" {
+		t.Errorf("components.securitySchemes.bearerAuth is not an HTTP bearer scheme")
+	}
+	srv := web.New(newMemService(), web.Options{Registry: prometheus.NewRegistry()})
+	registered := map[string]authz.Action{}
+	for _, r := range srv.Routes() {
+		registered[r.Method+" "+openAPIPath(r.Path)] = r.Action
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for path, item := range paths {
+		ops, _ := item.(map[string]any)
+		for _, method := range operationKeys {
+			op, ok := ops[method].(map[string]any)
+			if !ok {
+				continue
+			}
+			at := strings.ToUpper(method) + " " + path
+			got, _ := op["x-tenantra-action"].(string)
+			want, served := registered[at]
+			switch {
+			case got == "":
+				t.Errorf("%s has no x-tenantra-action", at)
+			case served && got != string(want):
+				t.Errorf("%s: x-tenantra-action %q, the server registers %q", at, got, want)
+			}
+			sec, overrides := op["security"]
+			public := served && want == authz.Public
+			if empty := overrides && len(asSlice(sec)) == 0; public != empty {
+				t.Errorf("%s: security %v; want [] exactly on public routes (action %q)",
+					at, sec, want)
+			}
+		}
+	}
+}
+
 func TestOpenAPIPathMapping(t *testing.T) {
 	for in, want := range map[string]string{
 		"/health":                        "/health",
@@ -156,18 +202,66 @@ func TestOpenAPIDocument(t *testing.T) {
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas, _ := dig(doc, "components", "schemas").(map[string]any)
+	// Some bodies are map literals in the handlers ({"items": ...}, {"recovery_codes": ...});
+	// these structs mirror them.
+	type sessionList struct {
+		Items []store.Session `json:"items"`
+	}
+	type tokenList struct {
+		Items []store.APIToken `json:"items"`
+	}
+	type recoveryCodes struct {
+		Codes []string `json:"recovery_codes"`
+	}
+	hash := make([]byte, 32)
+	for i := range hash {
+		hash[i] = byte(i * 7)
+	}
 	tests := []struct {
 		schema string
 		typ    any
 		// required lists the fields that must be required: all of them unless the Go type
 		// may leave some out.
 		required []string
+		// sample is a fully populated value, needed for types with their own MarshalJSON:
+		// its encoding, not the struct tags, is what clients see.
+		sample any
 	}{
-		{"Tenant", store.Tenant{}, nil},
-		{"TenantCreate", web.TenantCreate{}, nil},
-		{"TenantUpdate", store.TenantUpdate{}, []string{}},
-		{"TenantList", web.ListBody[store.Tenant]{}, nil},
-		{"Error", web.ErrorBody{}, nil},
+		{"Tenant", store.Tenant{}, nil, nil},
+		{"TenantCreate", web.TenantCreate{}, nil, nil},
+		{"TenantUpdate", store.TenantUpdate{}, []string{}, nil},
+		{"TenantList", web.ListBody[store.Tenant]{}, nil, nil},
+		{"Error", web.ErrorBody{}, nil, nil},
+		{"LoginRequest", web.LoginRequest{}, nil, nil},
+		{"Tokens", web.Tokens{}, nil, nil},
+		{"Me", web.Me{}, nil, nil},
+		{"TOTPEnrolment", web.TOTPEnrolment{}, nil, nil},
+		{"TOTPCode", web.TOTPCode{}, nil, nil},
+		{"RecoveryCodes", recoveryCodes{}, nil, nil},
+		{"PasswordChange", web.PasswordChange{}, nil, nil},
+		{"PasswordBody", web.PasswordBody{}, nil, nil},
+		{"NewUser", web.NewUser{}, nil, nil},
+		{"UserUpdate", web.UserUpdate{}, []string{}, nil},
+		{"User", store.User{}, nil, nil},
+		{"Membership", store.Membership{}, nil, nil},
+		{"UserList", web.ListBody[store.User]{}, nil, nil},
+		{"TenantUserAdd", web.TenantUserAdd{}, nil, nil},
+		{"RoleBody", web.RoleBody{}, nil, nil},
+		{"Session", store.Session{}, nil, nil},
+		{"SessionList", sessionList{}, nil, nil},
+		{"APIToken", store.APIToken{}, nil, nil},
+		{"APITokenList", tokenList{}, nil, nil},
+		{"NewAPIToken", web.NewAPIToken{}, nil, nil},
+		// Embeds store.APIToken: its fields are flattened into the object, as encoding/json
+		// does.
+		{"CreatedAPIToken", web.CreatedAPIToken{}, nil, nil},
+		// Custom MarshalJSON (hashes as hex): the sample's encoding is checked as well.
+		{"AuditEvent", store.AuditEvent{}, nil, store.AuditEvent{Seq: 1, Actor: "a",
+			ActorIP: "192.0.2.1", Tenant: "acme", Action: "x", Target: "y",
+			Outcome: store.AuditSuccess, Diff: json.RawMessage(`{"k":1}`), TraceID: "t",
+			PrevHash: make([]byte, 32), Hash: hash}},
+		{"AuditList", web.ListBody[store.AuditEvent]{}, nil, nil},
+		{"AuditVerification", web.AuditVerification{}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {
@@ -175,8 +269,50 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			if s == nil {
 				t.Fatalf("components.schemas.%s is missing", tt.schema)
 			}
-			checkSchemaFields(t, doc, tt.schema, s, reflect.TypeOf(tt.typ), tt.required)
+			typ := reflect.TypeOf(tt.typ)
+			checkSchemaFields(t, doc, tt.schema, s, typ, tt.required)
+			marshaler := reflect.TypeFor[json.Marshaler]()
+			custom := typ.Implements(marshaler) || reflect.PointerTo(typ).Implements(marshaler)
+			switch {
+			case tt.sample != nil:
+				checkEncoding(t, doc, tt.schema, s, tt.sample)
+			case custom:
+				t.Errorf("%s: %s has its own MarshalJSON; give the test a sample", tt.schema,
+					typ)
+			}
 		})
+	}
+}
+
+// checkEncoding compares the keys of a sample's JSON encoding with the schema's properties
+// and its string values with their patterns.
+func checkEncoding(t *testing.T, doc map[string]any, at string, s map[string]any,
+	sample any) {
+	t.Helper()
+	b, err := json.Marshal(sample)
+	if err != nil {
+		t.Fatalf("%s: marshal sample: %v", at, err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(b, &obj); err != nil {
+		t.Fatalf("%s: sample does not encode as an object: %v", at, err)
+	}
+	props, _ := s["properties"].(map[string]any)
+	for k, v := range obj {
+		p := resolve(doc, props[k])
+		if p == nil {
+			t.Errorf("%s: sample encodes %q, which the schema lacks", at, k)
+			continue
+		}
+		pat, _ := p["pattern"].(string)
+		if str, ok := v.(string); ok && pat != "" && !regexp.MustCompile(pat).MatchString(str) {
+			t.Errorf("%s.%s: sample encodes %q, which does not match %s", at, k, str, pat)
+		}
+	}
+	for k := range props {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("%s: schema has %q, which the populated sample does not encode", at, k)
+		}
 	}
 }
 
@@ -210,33 +346,63 @@ func checkSchemaFields(t *testing.T, doc map[string]any, at string, s map[string
 	if s["additionalProperties"] != false {
 		t.Errorf("%s: schema lacks additionalProperties: false", at)
 	}
-	// Nested objects: the error envelope's inside.
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		if f.Type.Kind() != reflect.Struct || f.Type.PkgPath() == "time" {
+	// Nested objects (the error envelope's inside, Me's user) and arrays of objects (list
+	// items, a user's memberships).
+	for _, f := range jsonStructFields(typ) {
+		ft, schema := f.typ, props[f.name]
+		if ft.Kind() == reflect.Slice {
+			ft, schema = ft.Elem(), dig(resolve(doc, schema), "items")
+		}
+		if ft.Kind() != reflect.Struct || ft.PkgPath() == "time" {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if inner := resolve(doc, props[name]); inner != nil {
-			checkSchemaFields(t, doc, at+"."+name, inner, f.Type, nil)
+		if inner := resolve(doc, schema); inner != nil {
+			checkSchemaFields(t, doc, at+"."+f.name, inner, ft, nil)
 		}
 	}
 }
 
-// jsonFields lists a struct type's JSON field names, sorted, and those marked omitempty.
-func jsonFields(typ reflect.Type) (fields, optional []string) {
+type jsonField struct {
+	name     string
+	optional bool
+	typ      reflect.Type
+}
+
+// jsonStructFields lists the fields encoding/json writes for a struct type. The fields of an
+// embedded struct without a JSON name are promoted into the outer object, as encoding/json
+// does (CreatedAPIToken embeds store.APIToken); name conflicts between levels are not
+// resolved, since no API type has them.
+func jsonStructFields(typ reflect.Type) []jsonField {
+	var out []jsonField
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonStructFields(f.Type)...)
+			continue
+		}
+		if !f.IsExported() {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		fields = append(fields, name)
-		if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
-			optional = append(optional, name)
+		optional := strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")
+		out = append(out, jsonField{name: name, optional: optional, typ: f.Type})
+	}
+	return out
+}
+
+// jsonFields lists a struct type's JSON field names, sorted, and those marked omitempty.
+func jsonFields(typ reflect.Type) (fields, optional []string) {
+	for _, f := range jsonStructFields(typ) {
+		fields = append(fields, f.name)
+		if f.optional {
+			optional = append(optional, f.name)
 		}
 	}
 	slices.Sort(fields)

@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/store"
 )
 
@@ -25,6 +25,39 @@ import (
 type Service interface {
 	store.Tenants
 	Ready(ctx context.Context) error
+
+	Authenticate(ctx context.Context, bearer string) (*authz.Principal, error)
+	Login(ctx context.Context, req LoginRequest) (Tokens, error)
+	Refresh(ctx context.Context, refreshToken string) (Tokens, error)
+	Logout(ctx context.Context) error
+	Me(ctx context.Context) (Me, error)
+	Sessions(ctx context.Context) ([]store.Session, error)
+	RevokeOwnSession(ctx context.Context, id string) error
+	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
+	StartTOTP(ctx context.Context) (TOTPEnrolment, error)
+	ConfirmTOTP(ctx context.Context, code string) ([]string, error)
+	DisableTOTP(ctx context.Context, password string) error
+
+	CreateUser(ctx context.Context, nu NewUser) (store.User, error)
+	GetUser(ctx context.Context, ref string) (store.User, error)
+	ListUsers(ctx context.Context, tenantID string, p store.Page) ([]store.User, int, error)
+	UpdateUser(ctx context.Context, ref string, up UserUpdate) (store.User, error)
+	ResetPassword(ctx context.Context, ref, password string) error
+	SetTenantRole(ctx context.Context, tenantID, userRef string, role store.TenantRole) (
+		store.User, error)
+	RemoveTenantUser(ctx context.Context, tenantID, userRef string) error
+
+	CreateAPIToken(ctx context.Context, tenantID string, req NewAPIToken) (CreatedAPIToken,
+		error)
+	ListAPITokens(ctx context.Context, tenantID string) ([]store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, tenantID, id string) error
+
+	ListAudit(ctx context.Context, tenantID string, f store.AuditFilter, p store.Page) (
+		[]store.AuditEvent, int, error)
+	// VerifyAudit checks the platform chain and every tenant's, or one tenant's.
+	VerifyAudit(ctx context.Context, tenant string) (int, error)
+	// AuditDenied records a refused request in the tenant's chain (or the platform's).
+	AuditDenied(ctx context.Context, tenantID, action, target, reason string)
 }
 
 // Options configure a Server.
@@ -32,8 +65,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics and is served on /metrics; nil disables both.
 	Registry *prometheus.Registry
-	// Trusted marks the admin socket: its peers are the data dir's owner, so the loopback
-	// restriction does not apply.
+	// Trusted marks the admin socket: its peers are the data dir's owner (the socket is mode
+	// 0600), so every request runs as the local admin without credentials.
 	Trusted bool
 	// TLS adds HSTS to every response.
 	TLS bool
@@ -56,8 +89,12 @@ type Server struct {
 	metrics *httpMetrics
 }
 
-// Route is one registered API route, for the OpenAPI check and (later) the permission table.
-type Route struct{ Method, Path string }
+// Route is one registered route with the action it performs, for the OpenAPI check and the
+// authorization matrix test.
+type Route struct {
+	Method, Path string
+	Action       authz.Action
+}
 
 // New builds the handler with every route registered.
 func New(svc Service, opt Options) *Server {
@@ -80,11 +117,12 @@ func New(svc Service, opt Options) *Server {
 		}
 	}
 	s.routesV1()
-	s.handle(http.MethodGet, "/health", s.health)
-	s.handle(http.MethodGet, "/ready", s.ready)
+	s.handle(http.MethodGet, "/health", authz.Public, s.health)
+	s.handle(http.MethodGet, "/ready", authz.Public, s.ready)
 	if opt.Registry != nil {
 		h := promhttp.HandlerFor(opt.Registry, promhttp.HandlerOpts{})
-		s.handle(http.MethodGet, "/metrics", func(w http.ResponseWriter, r *http.Request,
+		s.handle(http.MethodGet, "/metrics", authz.Public, func(w http.ResponseWriter,
+			r *http.Request,
 			_ httprouter.Params) {
 			h.ServeHTTP(w, r)
 		})
@@ -99,12 +137,22 @@ type handlerFunc = func(http.ResponseWriter, *http.Request, httprouter.Params)
 
 // handle registers a route; the wrapper labels metrics and logs with the route's pattern, not
 // the raw path, so that tenant slugs never become metric labels.
-func (s *Server) handle(method, path string, h handlerFunc) {
-	s.routes = append(s.routes, Route{Method: method, Path: path})
+// Every route declares its action; guard authenticates the caller and checks the action (and,
+// for tenant routes, the membership) before the handler runs.
+func (s *Server) handle(method, path string, action authz.Action, h handlerFunc) {
+	if action == "" {
+		panic("web: route " + method + " " + path + " declares no action") // a programming error
+	}
+	s.routes = append(s.routes, Route{Method: method, Path: path, Action: action})
 	s.router.Handle(method, path, func(w http.ResponseWriter, r *http.Request,
 		p httprouter.Params) {
 		if info, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
 			info.route = path
+		}
+		r, err := s.guard(r, action, p.ByName("tenant"))
+		if err != nil {
+			s.deny(w, r, err)
+			return
 		}
 		h(w, r, p)
 	})
@@ -144,8 +192,17 @@ func (s *Server) recovered(w http.ResponseWriter, r *http.Request, v any) (abort
 type reqInfoKey struct{}
 
 type reqInfo struct {
-	traceID string
-	route   string
+	traceID  string
+	clientIP string
+	route    string
+}
+
+// ClientIP returns the address of the request's peer, for audit entries.
+func ClientIP(ctx context.Context) string {
+	if info, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		return info.clientIP
+	}
+	return ""
 }
 
 // TraceID returns the request's trace id.
@@ -165,7 +222,7 @@ func newTraceID() string {
 // ServeHTTP runs the middleware chain around the router.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &reqInfo{traceID: newTraceID(), route: "unmatched"}
+	info := &reqInfo{traceID: newTraceID(), route: "unmatched", clientIP: clientIP(r)}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, info))
 	rw := &statusWriter{ResponseWriter: w}
 	s.secureHeaders(rw.Header(), r)
@@ -188,25 +245,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The server's own writer, not the wrapper: net/http recognises it and closes the
 	// connection after a body over the cap instead of trying to drain it.
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	if isAPIPath(r.URL.Path) && !s.opt.Trusted && !isLoopback(r.RemoteAddr) {
-		// Until authentication exists, only this machine may call the API.
-		writeError(rw, r, errorf(http.StatusForbidden, "forbidden",
-			"the API answers only loopback clients until authentication is set up"))
-		return
-	}
 	if s.cors(rw, r) {
 		return
 	}
 	s.router.ServeHTTP(rw, r)
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) secureHeaders(h http.Header, r *http.Request) {

@@ -64,7 +64,11 @@ type server struct {
 	stderr *bytes.Buffer
 	done   chan error
 	client *http.Client
+	token  string
 }
+
+// adminPassword is the first platform admin's password in process tests.
+const adminPassword = "process-test admin passphrase 7"
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -83,7 +87,7 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	args := append([]string{"serve", "--data-dir", dir, "--listen", s.addr,
 		"--tls-hosts", "127.0.0.1,localhost", "--log-level", "warn"}, extra...)
 	s.cmd = exec.Command(tenantraBin(t), args...)
-	s.cmd.Env = append(os.Environ(), "TENA_MASTER_KEY=")
+	s.cmd.Env = append(os.Environ(), "TENA_MASTER_KEY=", "TENA_ADMIN_PASSWORD="+adminPassword)
 	s.cmd.Stderr = s.stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -124,6 +128,18 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	pool.AppendCertsFromPEM(pem)
 	s.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	resp, body, err := s.do(http.MethodPost, "/v1/auth/login",
+		map[string]string{"email": "admin@localhost", "password": adminPassword})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %v %v %s", resp, err, body)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("login answer %s: %v", body, err)
+	}
+	s.token = tok.AccessToken
 	return s
 }
 
@@ -138,6 +154,9 @@ func (s *server) do(method, path string, body any) (*http.Response, []byte, erro
 	req, _ := http.NewRequest(method, s.url(path), rd)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

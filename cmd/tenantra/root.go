@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/config"
 )
 
@@ -104,7 +105,8 @@ func (c *cli) newRootCmd() *cobra.Command {
 	pf.String("log-level", "info", "log level: debug, info, warn, error (env TENA_LOG_LEVEL)")
 	pf.String("log-format", "json", "log format: json or text (env TENA_LOG_FORMAT)")
 	pf.BoolVar(&c.json, "json", false, "print machine-readable JSON")
-	root.AddCommand(c.newServeCmd(), c.newVersionCmd(), c.newTenantCmd())
+	root.AddCommand(c.newServeCmd(), c.newVersionCmd(), c.newTenantCmd(), c.newUserCmd(),
+		c.newAuditCmd())
 	return root
 }
 
@@ -135,11 +137,14 @@ func (c *cli) logger(cfg config.Config, admin bool) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(c.errOut, opts))
 }
 
+// cmdContext is the context of an admin command: whoever can run it on the data dir (or its
+// 0600 socket) owns the appliance, so it acts as the local admin, and audit entries say so.
 func cmdContext(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	return context.Background()
+	return authz.WithPrincipal(ctx, authz.LocalAdmin())
 }
 
 func (c *cli) newVersionCmd() *cobra.Command {

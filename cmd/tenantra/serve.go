@@ -50,7 +50,7 @@ func (c *cli) newServeCmd() *cobra.Command {
 				os.Exit(exitFailure)
 			}()
 			a, err := appliance.Open(ctx, cfg, appliance.Options{Version: version, Logger: log,
-				Role: "serve"})
+				Role: "serve", AdminPassword: c.getenv("TENA_ADMIN_PASSWORD")})
 			if err != nil {
 				return err
 			}
@@ -77,6 +77,7 @@ func (c *cli) newServeCmd() *cobra.Command {
 	f.String("tls-key", "", "files: PEM private key")
 	f.Int("max-open-tenants", 64, "tenant databases kept open while idle")
 	f.String("shutdown-timeout", "10s", "how long in-flight requests may take on shutdown")
+	f.String("access-ttl", "15m", "lifetime of access tokens, 1m to 24h (env TENA_ACCESS_TTL)")
 	f.BoolVar(&printConfig, "print-config", false, "print the merged configuration "+
 		"(secrets redacted) and exit")
 	return cmd

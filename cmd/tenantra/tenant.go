@@ -30,8 +30,8 @@ func (c *cli) newTenantCmd() *cobra.Command {
 	return cmd
 }
 
-// withTenants runs fn against the tenant service of the configured data dir.
-func (c *cli) withTenants(cmd *cobra.Command, fn func(store.Tenants) error) error {
+// withAdmin runs fn against the admin service of the configured data dir.
+func (c *cli) withAdmin(cmd *cobra.Command, fn func(appliance.Admin) error) error {
 	cfg, err := c.loadConfig(cmd)
 	if err != nil {
 		return err
@@ -56,7 +56,7 @@ func (c *cli) newTenantCreateCmd() *cobra.Command {
 		Short: "Create a tenant with its own encrypted database and key",
 		Args:  exactArgs("a tenant slug, e.g. tenantra tenant create acme --name \"Acme\""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withTenants(cmd, func(svc store.Tenants) error {
+			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				t, err := svc.CreateTenant(cmdContext(cmd), args[0], name)
 				if err != nil {
 					return err
@@ -79,7 +79,7 @@ func (c *cli) newTenantListCmd() *cobra.Command {
 		Short: "List tenants",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withTenants(cmd, func(svc store.Tenants) error {
+			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				var all []store.Tenant
 				for page := 1; ; page++ {
 					items, total, err := svc.ListTenants(cmdContext(cmd),
@@ -121,7 +121,7 @@ func (c *cli) newTenantShowCmd() *cobra.Command {
 		Short: "Show one tenant",
 		Args:  exactArgs("a tenant slug or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withTenants(cmd, func(svc store.Tenants) error {
+			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				t, err := svc.GetTenant(cmdContext(cmd), args[0])
 				if err != nil {
 					return err
@@ -153,7 +153,7 @@ func (c *cli) newTenantStatusCmd(verb string, status store.TenantStatus) *cobra.
 		Short: short,
 		Args:  exactArgs("a tenant slug or id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withTenants(cmd, func(svc store.Tenants) error {
+			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				t, err := svc.UpdateTenant(cmdContext(cmd), args[0],
 					store.TenantUpdate{Status: &status})
 				if err != nil {
@@ -180,7 +180,7 @@ func (c *cli) newTenantDeleteCmd() *cobra.Command {
 				return usagef("deleting tenant %s destroys its keys and data for good; add "+
 					"--yes to confirm", args[0])
 			}
-			return c.withTenants(cmd, func(svc store.Tenants) error {
+			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				t, err := svc.GetTenant(cmdContext(cmd), args[0])
 				if err != nil {
 					return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
@@ -73,10 +74,17 @@ func Open(opt Options) (*Store, error) {
 		WithDetectConflicts(false).
 		WithLogger(badgerLogger{opt.Logger})
 	db, err := badger.Open(bo)
+	if err != nil && strings.HasSuffix(err.Error(), z.NewFile.Error()) { // not wrapped with %w
+		// A process killed right after Badger created a memtable file leaves it empty, and
+		// the next Open fails once with z.NewFile after initialising it
+		// (dgraph-io/badger#2207); the retry opens normally with no data lost.
+		db, err = badger.Open(bo)
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "Encryption key mismatch") {
-			return nil, store.Errorf(store.ErrWrongKey, "the results store cannot be opened with the keyring's "+
-				"results key; restore the matching keyring")
+			return nil, store.Errorf(store.ErrWrongKey,
+				"the results store cannot be opened with the keyring's "+
+					"results key; restore the matching keyring")
 		}
 		return nil, fmt.Errorf("open results store: %w", err)
 	}
@@ -121,7 +129,8 @@ func (s *Store) Forget(tenantID string) {
 
 func validate(tenantID, key string) error {
 	if tenantID == "" || strings.Contains(tenantID, "/") || key == "" {
-		return store.Errorf(store.ErrInvalid, "result keys need a tenant id without '/' and a non-empty key")
+		return store.Errorf(store.ErrInvalid,
+			"result keys need a tenant id without '/' and a non-empty key")
 	}
 	return nil
 }
