@@ -36,6 +36,7 @@ type goldenCase struct {
 	prep     func(t *testing.T, dataDir, tmpDir string)
 	prepNote string // what prep does, for the reader of the golden file
 	env      map[string]string
+	stdin    string
 	args     []string
 	code     int
 }
@@ -50,6 +51,45 @@ func goldenCases() []goldenCase {
 		tenant("create", "mid-co", "--name", "Mid & Co, a rather long display name"),
 	}
 	return []goldenCase{
+		// users and the audit trail
+		{name: "user-create-platform-admin", setup: acme,
+			args: []string{"user", "create", "--email", "Root@Example.com", "--role", "admin"}},
+		{name: "user-create-tenant-stdin", setup: acme, stdin: "a long enough passphrase 9\n",
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "auditor",
+				"--tenant", "acme", "--password-stdin"}},
+		{name: "user-create-weak-password", setup: acme, stdin: "password1234\n", code: 1,
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "admin",
+				"--tenant", "acme", "--password-stdin"}},
+		{name: "user-create-short-password", setup: acme, stdin: "short\n", code: 1,
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "admin",
+				"--tenant", "acme", "--password-stdin"}},
+		{name: "user-create-bad-email", setup: acme, code: 1,
+			args: []string{"user", "create", "--email", "not-an-email", "--role", "admin"}},
+		{name: "user-create-bad-role", setup: acme, code: 1, stdin: "a long enough passphrase 9\n",
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "owner",
+				"--tenant", "acme", "--password-stdin"}},
+		{name: "user-create-role-without-tenant", code: 2,
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "auditor"}},
+		{name: "user-create-unknown-tenant", code: 1, stdin: "a long enough passphrase 9\n",
+			args: []string{"user", "create", "--email", "ann@example.com", "--role", "admin",
+				"--tenant", "nope", "--password-stdin"}},
+		{name: "user-create-missing-flags", code: 2, args: []string{"user", "create"}},
+		{name: "user-create-empty-stdin", code: 2, args: []string{"user", "create", "--email",
+			"ann@example.com", "--role", "admin", "--password-stdin"}},
+		{name: "user-list", setup: append(acme, []string{"user", "create", "--email",
+			"ann@example.com", "--role", "standard", "--tenant", "acme"}),
+			args: []string{"user", "list"}},
+		{name: "user-list-empty-tenant", setup: acme,
+			args: []string{"user", "list", "--tenant", "acme", "--json"}},
+		{name: "user-disable-unknown", code: 1, args: []string{"user", "disable", "x@y.z"}},
+		{name: "user-reset-unknown", code: 1, args: []string{"user", "reset-password", "x@y.z"}},
+		{name: "user-alone", code: 2, args: []string{"user"}},
+		{name: "audit-verify", setup: acme, args: []string{"audit", "verify"}},
+		{name: "audit-verify-tenant-json", setup: acme,
+			args: []string{"audit", "verify", "--tenant", "acme", "--json"}},
+		{name: "audit-verify-unknown-tenant", code: 1,
+			args: []string{"audit", "verify", "--tenant", "nope"}},
+
 		// version
 		{name: "version", args: []string{"version"}},
 		{name: "version-json", args: []string{"version", "--json"}},
@@ -222,6 +262,8 @@ var (
 	timeRE  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 	keyIDRE = regexp.MustCompile(`\(id [0-9a-f]{12}\)`)
 	pidRE   = regexp.MustCompile(`\(pid \d+`)
+	// Generated passwords: 24 characters of lowercase base32.
+	passwordRE = regexp.MustCompile(`(shown once\): |"password": ")[a-z2-7]{24}`)
 )
 
 // normalise replaces what changes from run to run. Every volatile value sits in the last
@@ -234,6 +276,7 @@ func normalise(s, dataDir, tmpDir string) string {
 	s = timeRE.ReplaceAllString(s, "<TIME>")
 	s = keyIDRE.ReplaceAllString(s, "(id <KEY_ID>)")
 	s = pidRE.ReplaceAllString(s, "(pid <PID>")
+	s = passwordRE.ReplaceAllString(s, "${1}<PASSWORD>")
 	s = strings.ReplaceAll(s, runtime.Version(), "<GO>")
 	s = strings.ReplaceAll(s, runtime.GOOS+"/"+runtime.GOARCH, "<PLATFORM>")
 	s = strings.ReplaceAll(s, "tenantra "+version+" (", "tenantra <VERSION> (")
@@ -241,9 +284,10 @@ func normalise(s, dataDir, tmpDir string) string {
 }
 
 // runCLI runs one command in-process with a hermetic environment.
-func runCLI(args []string, env map[string]string) (code int, stdout, stderr string) {
+func runCLI(args []string, env map[string]string, stdin string) (code int, stdout,
+	stderr string) {
 	var out, errOut bytes.Buffer
-	code = run(args, strings.NewReader(""), &out, &errOut, func(k string) string {
+	code = run(args, strings.NewReader(stdin), &out, &errOut, func(k string) string {
 		return env[k]
 	})
 	return code, out.String(), errOut.String()
@@ -262,7 +306,7 @@ func TestGolden(t *testing.T) {
 			id := ""
 			baseEnv := map[string]string{"TENA_DATA_DIR": dataDir}
 			for _, args := range tc.setup {
-				code, out, errOut := runCLI(expandAll(args, dataDir, tmpDir, id), baseEnv)
+				code, out, errOut := runCLI(expandAll(args, dataDir, tmpDir, id), baseEnv, "")
 				if code != 0 || errOut != "" {
 					t.Fatalf("setup %q: exit %d, stderr %q", args, code, errOut)
 				}
@@ -277,7 +321,7 @@ func TestGolden(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = expand(v, dataDir, tmpDir, id)
 			}
-			code, out, errOut := runCLI(expandAll(tc.args, dataDir, tmpDir, id), env)
+			code, out, errOut := runCLI(expandAll(tc.args, dataDir, tmpDir, id), env, tc.stdin)
 
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d (stderr %q)", code, tc.code, errOut)
