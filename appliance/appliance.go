@@ -105,7 +105,17 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	if err != nil {
 		return nil, err
 	}
-	if a.store, err = sqlite.Open(ctx, sqlite.Options{Dir: dir, KEK: kek,
+	// Tenant DEKs are wrapped by the registry key, itself wrapped by the master key in the
+	// keyring, so rotating the master key rewrites one small file (ADR 0007).
+	registryKey, err := kr.Ensure("registry")
+	if err != nil {
+		return nil, err
+	}
+	registry, err := keys.NewKEK(registryKey)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = sqlite.Open(ctx, sqlite.Options{Dir: dir, KEK: registry,
 		ControlKey: controlKey, MaxOpenTenants: cfg.MaxOpenTenants,
 		Logger: opt.Logger}); err != nil {
 		return nil, err
