@@ -76,6 +76,14 @@ func NewKEK(raw []byte) (*KEK, error) {
 // ID identifies the master key without revealing it.
 func (k *KEK) ID() string { return k.id }
 
+// Derive derives a key for one purpose from the master key (for example the key that seals
+// backups made without a passphrase), so the master key itself never leaves this type.
+func (k *KEK) Derive(purpose string) Key { return Derive(k.key, purpose, KeySize) }
+
+// Export returns a copy of the raw master key, for a backup sealed with a passphrase, which
+// must carry it so that the passphrase alone restores the appliance.
+func (k *KEK) Export() Key { return append(Key(nil), k.key...) }
+
 // wrapFormat is the first byte of a wrapped key, so that the format can change later.
 const wrapFormat = 1
 

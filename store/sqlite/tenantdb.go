@@ -78,3 +78,26 @@ func fmtTime(t time.Time) string {
 	}
 	return t.UTC().Format(time.RFC3339Nano)
 }
+
+// EachAsset calls fn for every asset in id order, from one consistent read.
+func (t *TenantDB) EachAsset(ctx context.Context, fn func(store.Asset) error) error {
+	rows, err := t.db.r(ctx).QueryContext(ctx, `SELECT id, name, address, mac, vendor, os,
+		first_seen, last_seen FROM assets ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("list assets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a store.Asset
+		var first, last string
+		if err := rows.Scan(&a.ID, &a.Name, &a.Address, &a.MAC, &a.Vendor, &a.OS, &first,
+			&last); err != nil {
+			return err
+		}
+		a.FirstSeen, a.LastSeen = parseTime(first), parseTime(last)
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
