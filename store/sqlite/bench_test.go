@@ -54,10 +54,11 @@ func benchAssetRows(n int) []store.Asset {
 		id[6] = id[6]&0x0f | 0x40
 		id[8] = id[8]&0x3f | 0x80
 		out[i] = store.Asset{
-			ID:        id.String(),
-			Name:      fmt.Sprintf("host-%06d.corp.example.internal", i),
-			Address:   fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255),
-			MAC:       fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", i>>24&255, i>>16&255, i>>8&255, i&255),
+			ID:      id.String(),
+			Name:    fmt.Sprintf("host-%06d.corp.example.internal", i),
+			Address: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255),
+			MAC: fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", i>>24&255, i>>16&255, i>>8&255,
+				i&255),
 			Vendor:    "Example Networks Inc.",
 			OS:        "Linux 6.8.0-45-generic x86_64",
 			FirstSeen: seen,

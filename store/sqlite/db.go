@@ -65,7 +65,12 @@ func OpenDB(ctx context.Context, path string, key keys.Key, opt DBOptions) (*DB,
 		return nil, store.Errorf(store.ErrInvalid, "database key must be %d bytes", XTSKeySize)
 	}
 	if opt.CacheKiB == 0 {
-		opt.CacheKiB = 16 << 10
+		// Enough for a 100k-asset tenant (28 MB) to stay cached: with XTS every page read
+		// from the file costs eight 512-byte preads and decryptions, so with 16 MiB lookups
+		// took 1.3–1.5× the CPU of plain; with the file in cache, 1.0–1.1×
+		// (docs/PERFORMANCE.md). SQLite allocates the cache on demand, so small tenants pay
+		// only for what they use.
+		opt.CacheKiB = 32 << 10
 	}
 	if opt.Readers == 0 {
 		opt.Readers = max(2, runtime.GOMAXPROCS(0))
@@ -82,6 +87,15 @@ func OpenDB(ctx context.Context, path string, key keys.Key, opt DBOptions) (*DB,
 			"PRAGMA temp_store=MEMORY",
 			"PRAGMA synchronous=NORMAL",
 			"PRAGMA cache_size=-"+strconv.Itoa(opt.CacheKiB),
+			// Checkpoint every 4,000 pages (16 MiB of WAL) instead of SQLite's 1,000: a page
+			// written by several transactions is copied back once, and through XTS each copy
+			// is a decrypting read of the WAL plus an encrypting write. It cut the CPU of an
+			// XTS bulk insert by 20–25%, and is small enough that closing an evicted tenant
+			// (which checkpoints) stays under 0.1 s. The page size stays at 4096: larger
+			// pages sped up bulk inserts but made single-row commits 2× dearer under XTS.
+			"PRAGMA wal_autocheckpoint=4000",
+			// After a checkpoint that a long reader had held back, shrink the WAL to 32 MiB.
+			"PRAGMA journal_size_limit=33554432",
 		)
 		if opt.SecureDelete {
 			pragmas = append(pragmas, "PRAGMA secure_delete=ON")
