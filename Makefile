@@ -60,3 +60,32 @@ deps:
 
 clean:
 	rm -rf bin .tools
+
+# Packages (packaging/README.md): dist/tenantra_<version>_amd64.deb and _arm64.deb built with
+# nfpm, and dist/tenantra-<version>-x64.msi built with Debian's wixl (`make deps` installs it),
+# signed when TENA_SIGN_CERT and TENA_SIGN_KEY are set. nfpm v2.46 and later need modules
+# from go.digitalxero.dev that the module proxy refuses here (403): v2.45.2 is the newest
+# that builds.
+NFPM_VERSION ?= v2.45.2
+NFPM = $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+PKG_VERSION = $(shell packaging/version.sh deb '$(VERSION)')
+MSI_VERSION = $(shell packaging/version.sh msi '$(VERSION)')
+.PHONY: deb msi
+
+deb:
+	@mkdir -p dist
+	set -e; v='$(PKG_VERSION)'; for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	    -o bin/tenantra-linux-$$arch ./cmd/tenantra; \
+	  PKG_ARCH=$$arch PKG_VERSION=$$v $(NFPM) pkg --packager deb \
+	    --config packaging/nfpm.yaml --target dist/; \
+	done
+
+msi:
+	@mkdir -p dist
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	  -o bin/tenantra-windows-amd64.exe ./cmd/tenantra
+	packaging/windows/sign.sh bin/tenantra-windows-amd64.exe
+	cd packaging/windows && wixl -a x64 -D Version='$(MSI_VERSION)' -D SourceDir=../../bin \
+	  -o '../../dist/tenantra-$(PKG_VERSION)-x64.msi' tenantra.wxs
+	packaging/windows/sign.sh 'dist/tenantra-$(PKG_VERSION)-x64.msi'

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # Peers of later issues are added here (snmpd, samba, postgresql, chromium, ...).
-PACKAGES=(ca-certificates git make)
+PACKAGES=(ca-certificates git make
+  wixl msitools osslsigncode curl adduser procps) # make msi, scripts/ci-packages.sh
 
 missing=()
 for p in "${PACKAGES[@]}"; do
