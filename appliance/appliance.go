@@ -43,6 +43,7 @@ type Appliance struct {
 	metrics *prometheus.Registry
 	keyring *keys.Keyring
 	id      *identity
+	keyOps  keyOps // key rotation state (keys.go)
 
 	adminPassword string
 	passwordCost  int
@@ -87,6 +88,9 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	}
 	fresh := !exists(filepath.Join(dir, KeyringFile)) &&
 		!exists(filepath.Join(dir, sqlite.ControlFile))
+	if err := a.finishMasterRotation(); err != nil { // a rotation a crash interrupted
+		return nil, err
+	}
 	kek, err := keys.LoadMaster(keys.MasterSource{EnvValue: cfg.MasterKey,
 		File: cfg.MasterKeyFile}, fresh && cfg.MasterKey == "")
 	if err != nil {

@@ -34,6 +34,8 @@ var matrixWho = map[authz.Action][]string{
 	authz.PlatformUsersRead:     {"platform-admin"},
 	authz.PlatformUsersManage:   {"platform-admin"},
 	authz.PlatformAuditRead:     {"platform-admin"},
+	authz.PlatformBackup:        {"platform-admin"},
+	authz.TenantExport:          {"tenant-admin", "auditor", "platform-admin"},
 	authz.TenantRead:            {"tenant-admin", "standard", "auditor", "platform-admin"},
 	authz.TenantUpdate:          {"tenant-admin", "platform-admin"},
 	authz.TenantUsersRead:       {"tenant-admin", "auditor", "platform-admin"},
@@ -84,6 +86,10 @@ var matrixRoutes = map[string]routeSpec{
 	"GET /v1/tenants/:tenant/audit":            {authz.TenantAuditRead, 200},
 	"GET /v1/audit":                            {authz.PlatformAuditRead, 200},
 	"GET /v1/audit/verify":                     {authz.PlatformAuditRead, 200},
+	"GET /v1/keys":                             {authz.PlatformUsersManage, 200},
+	"POST /v1/keys/rotate":                     {authz.PlatformUsersManage, 400},
+	"POST /v1/backup":                          {authz.PlatformBackup, 200},
+	"POST /v1/tenants/:tenant/export":          {authz.TenantExport, 200},
 }
 
 const matrixPassword = "matrix test passphrase 4711"

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,7 +36,7 @@ const (
 // principals so that authenticating a request is usually one JWT verification.
 type identity struct {
 	passwords  *auth.Passwords
-	issuer     *auth.Issuer
+	issuer     atomic.Pointer[auth.Issuer]
 	throttle   *auth.Throttle
 	totp       auth.TOTPVerifier
 	now        func() time.Time
@@ -58,13 +59,9 @@ func (a *Appliance) openIdentity(kr *keys.Keyring, now func() time.Time) error {
 	if now == nil {
 		now = time.Now
 	}
-	versions, err := kr.Versions(jwtKeyName)
+	sks, err := signingKeys(kr)
 	if err != nil {
 		return err
-	}
-	var sks []auth.SigningKey
-	for _, v := range versions {
-		sks = append(sks, auth.SigningKey{ID: "jwt-v" + strconv.Itoa(v.Version), Secret: v.Key})
 	}
 	ttl := a.cfg.AccessTTL
 	if ttl == 0 {
@@ -88,13 +85,37 @@ func (a *Appliance) openIdentity(kr *keys.Keyring, now func() time.Time) error {
 	}
 	a.id = &identity{
 		passwords:  passwords,
-		issuer:     &auth.Issuer{Keys: sks, TTL: ttl, Now: now},
 		throttle:   throttle,
 		totp:       auth.TOTPVerifier{Now: now},
 		now:        now,
 		refreshTTL: DefaultRefreshTTL,
 		cache:      map[string]cachedPrincipal{},
 	}
+	a.id.issuer.Store(&auth.Issuer{Keys: sks, TTL: ttl, Now: now})
+	return nil
+}
+
+func signingKeys(kr *keys.Keyring) ([]auth.SigningKey, error) {
+	versions, err := kr.Versions(jwtKeyName)
+	if err != nil {
+		return nil, err
+	}
+	var sks []auth.SigningKey
+	for _, v := range versions {
+		sks = append(sks, auth.SigningKey{ID: "jwt-v" + strconv.Itoa(v.Version), Secret: v.Key})
+	}
+	return sks, nil
+}
+
+// reloadSigningKeys makes a running server sign with the current JWT key (after a rotation)
+// while still verifying with the retained ones.
+func (a *Appliance) reloadSigningKeys() error {
+	sks, err := signingKeys(a.keyring)
+	if err != nil {
+		return err
+	}
+	old := a.id.issuer.Load()
+	a.id.issuer.Store(&auth.Issuer{Keys: sks, TTL: old.TTL, Now: old.Now})
 	return nil
 }
 
@@ -242,7 +263,7 @@ func (a *Appliance) openSession(ctx context.Context, u store.User, ip, ua string
 }
 
 func (a *Appliance) issue(userID string, se store.Session, refresh string) (web.Tokens, error) {
-	tok, exp, err := a.id.issuer.Issue(userID, se.ID)
+	tok, exp, err := a.id.issuer.Load().Issue(userID, se.ID)
 	if err != nil {
 		return web.Tokens{}, err
 	}
@@ -303,7 +324,7 @@ func (a *Appliance) Authenticate(ctx context.Context, bearer string) (*authz.Pri
 	if strings.HasPrefix(bearer, apiTokenPrefix) {
 		return a.authenticateToken(ctx, bearer)
 	}
-	claims, err := a.id.issuer.Verify(bearer)
+	claims, err := a.id.issuer.Load().Verify(bearer)
 	if err != nil {
 		return nil, store.Errorf(store.ErrUnauthenticated, "the access token is not valid or "+
 			"has expired; sign in or refresh")

@@ -29,6 +29,11 @@ type Admin interface {
 	UpdateUser(ctx context.Context, ref string, up web.UserUpdate) (store.User, error)
 	ResetPassword(ctx context.Context, ref, password string) error
 	VerifyAudit(ctx context.Context, tenant string) (int, error)
+	BackupTo(ctx context.Context, passphrase []byte, w io.Writer, size func(int64)) error
+	Export(ctx context.Context, tenantRef, format string, passphrase []byte,
+		w io.Writer) error
+	KeyStatus(ctx context.Context) (web.KeyStatus, error)
+	RotateKeys(ctx context.Context, req web.KeyRotateRequest) (web.KeyRotateResult, error)
 }
 
 var (
@@ -86,19 +91,7 @@ func (r *remote) do(ctx context.Context, method, path string, body, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var eb web.ErrorBody
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err != nil {
-			return fmt.Errorf("server answered %s", resp.Status)
-		}
-		kind := map[string]error{"invalid": store.ErrInvalid, "not_found": store.ErrNotFound,
-			"conflict": store.ErrConflict}[eb.Error.Code]
-		if eb.Error.Code == "audit_chain_broken" {
-			return errors.New(eb.Error.Message)
-		}
-		if kind == nil { // the server logged the cause under the trace id
-			return fmt.Errorf("%s (trace_id %s)", eb.Error.Message, eb.Error.TraceID)
-		}
-		return store.Errorf(kind, "%s", eb.Error.Message)
+		return decodeError(resp)
 	}
 	if out == nil {
 		return nil
@@ -177,4 +170,78 @@ func (r *remote) VerifyAudit(ctx context.Context, tenant string) (int, error) {
 	err := r.do(ctx, http.MethodGet, "/v1/audit/verify?"+url.Values{"tenant": {tenant}}.Encode(),
 		nil, &v)
 	return v.Chains, err
+}
+
+// stream posts body and copies a successful response to w; errors come back as envelopes.
+func (r *remote) stream(ctx context.Context, path string, body any, w io.Writer,
+	size func(int64)) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://tenantra"+path,
+		bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return decodeError(resp)
+	}
+	if size != nil {
+		n, _ := strconv.ParseInt(resp.Header.Get("X-Tenantra-Backup-Size"), 10, 64)
+		size(n)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("the server stopped sending (the output is incomplete): %w", err)
+	}
+	return nil
+}
+
+func (r *remote) BackupTo(ctx context.Context, passphrase []byte, w io.Writer,
+	size func(int64)) error {
+	return r.stream(ctx, "/v1/backup", web.BackupRequest{Passphrase: string(passphrase)}, w,
+		size)
+}
+
+func (r *remote) Export(ctx context.Context, tenantRef, format string, passphrase []byte,
+	w io.Writer) error {
+	return r.stream(ctx, "/v1/tenants/"+url.PathEscape(tenantRef)+"/export",
+		web.ExportRequest{Format: format, Passphrase: string(passphrase)}, w, nil)
+}
+
+// decodeError turns an error envelope back into the store's error kinds, so commands behave
+// the same through the socket as on the data dir.
+func decodeError(resp *http.Response) error {
+	var eb web.ErrorBody
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&eb); err != nil {
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	kind := map[string]error{"invalid": store.ErrInvalid, "not_found": store.ErrNotFound,
+		"conflict": store.ErrConflict}[eb.Error.Code]
+	if eb.Error.Code == "audit_chain_broken" {
+		return errors.New(eb.Error.Message)
+	}
+	if kind == nil { // the server logged the cause under the trace id
+		return fmt.Errorf("%s (trace_id %s)", eb.Error.Message, eb.Error.TraceID)
+	}
+	return store.Errorf(kind, "%s", eb.Error.Message)
+}
+
+func (r *remote) KeyStatus(ctx context.Context) (web.KeyStatus, error) {
+	var st web.KeyStatus
+	err := r.do(ctx, http.MethodGet, "/v1/keys", nil, &st)
+	return st, err
+}
+
+func (r *remote) RotateKeys(ctx context.Context, req web.KeyRotateRequest) (
+	web.KeyRotateResult, error) {
+	var res web.KeyRotateResult
+	err := r.do(ctx, http.MethodPost, "/v1/keys/rotate", req, &res)
+	return res, err
 }

@@ -34,6 +34,7 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer a.StartKeyPolicy(ctx)() // key rotation policy and re-seal loop (keys.go)
 	ln, err := listen("tcp", cfg.Listen, "--listen")
 	if err != nil {
 		return err

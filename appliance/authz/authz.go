@@ -26,6 +26,7 @@ const (
 	PlatformUsersRead     Action = "platform.users.read"
 	PlatformUsersManage   Action = "platform.users.manage"
 	PlatformAuditRead     Action = "platform.audit.read"
+	PlatformBackup        Action = "platform.backup"
 
 	TenantsList Action = "tenants.list" // filtered to the caller's memberships
 
@@ -36,6 +37,7 @@ const (
 	TenantTokensRead   Action = "tenant.tokens.read" //nolint:gosec // an action name
 	TenantTokensManage Action = "tenant.tokens.manage"
 	TenantAuditRead    Action = "tenant.audit.read"
+	TenantExport       Action = "tenant.export"
 	TenantWrite        Action = "tenant.write" // assets, scans, findings: the later issues
 )
 
@@ -48,11 +50,13 @@ func (a Action) IsPlatform() bool { return platformActions[a] }
 var platformActions = map[Action]bool{
 	PlatformTenantsCreate: true, PlatformTenantsDelete: true, PlatformTenantsStatus: true,
 	PlatformUsersRead: true, PlatformUsersManage: true, PlatformAuditRead: true,
+	PlatformBackup: true,
 }
 
 var tenantActions = map[Action]bool{
 	TenantRead: true, TenantUpdate: true, TenantUsersRead: true, TenantUsersManage: true,
 	TenantTokensRead: true, TenantTokensManage: true, TenantAuditRead: true, TenantWrite: true,
+	TenantExport: true,
 }
 
 // roleActions is the permission table: what each tenant role may do in its tenant. Auditors
@@ -60,10 +64,10 @@ var tenantActions = map[Action]bool{
 var roleActions = map[store.TenantRole]map[Action]bool{
 	store.RoleAdmin: {TenantRead: true, TenantUpdate: true, TenantUsersRead: true,
 		TenantUsersManage: true, TenantTokensRead: true, TenantTokensManage: true,
-		TenantAuditRead: true, TenantWrite: true},
+		TenantAuditRead: true, TenantWrite: true, TenantExport: true},
 	store.RoleStandard: {TenantRead: true, TenantWrite: true},
 	store.RoleAuditor: {TenantRead: true, TenantUsersRead: true, TenantTokensRead: true,
-		TenantAuditRead: true},
+		TenantAuditRead: true, TenantExport: true},
 }
 
 // RoleActions lists what a tenant role may do (for /v1/auth/me and the console).
@@ -81,8 +85,9 @@ func RoleActions(r store.TenantRole) []Action {
 func AllActions() []Action {
 	return []Action{Public, Self, PlatformTenantsCreate, PlatformTenantsDelete,
 		PlatformTenantsStatus, PlatformUsersRead, PlatformUsersManage, PlatformAuditRead,
-		TenantsList, TenantRead, TenantUpdate, TenantUsersRead, TenantUsersManage,
-		TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantWrite}
+		PlatformBackup, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
+		TenantUsersManage, TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantExport,
+		TenantWrite}
 }
 
 // Principal is the caller of a request, established by authentication.

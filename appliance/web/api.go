@@ -302,6 +302,8 @@ func (s *Server) routesV1() {
 	s.handle(http.MethodDelete, "/v1/tenants/:tenant", authz.PlatformTenantsDelete,
 		s.deleteTenant)
 	s.routesIdentity()
+	s.routesArchive()
+	s.routesKeys()
 }
 
 // TenantCreate is the body of POST /v1/tenants.

@@ -2,10 +2,8 @@ package web
 
 import (
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -452,8 +450,7 @@ func (s *Server) writeAuditCSV(w http.ResponseWriter, r *http.Request, tenantID 
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="audit.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"seq", "ts", "actor", "actor_ip", "tenant", "action", "target",
-		"outcome", "diff", "trace_id", "prev_hash", "hash"})
+	_ = cw.Write(store.AuditCSVHeader)
 	for page := 1; ; page++ {
 		items, total, err := s.svc.ListAudit(r.Context(), tenantID, f,
 			store.Page{Page: page, Size: store.MaxPageSize})
@@ -462,23 +459,11 @@ func (s *Server) writeAuditCSV(w http.ResponseWriter, r *http.Request, tenantID 
 			return // the header is out; a truncated CSV is all that is left to say
 		}
 		for _, e := range items {
-			_ = cw.Write([]string{strconv.FormatInt(e.Seq, 10),
-				e.TS.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), e.ActorIP,
-				csvSafe(e.Tenant), csvSafe(e.Action), csvSafe(e.Target), e.Outcome,
-				csvSafe(string(e.Diff)), e.TraceID, hex.EncodeToString(e.PrevHash),
-				hex.EncodeToString(e.Hash)})
+			_ = cw.Write(e.CSVRecord())
 		}
 		if len(items) == 0 || page*store.MaxPageSize >= total {
 			break
 		}
 	}
 	cw.Flush()
-}
-
-// csvSafe defuses spreadsheet formulas in exported text.
-func csvSafe(v string) string {
-	if v != "" && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') {
-		return "'" + v
-	}
-	return v
 }

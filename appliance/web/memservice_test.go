@@ -325,3 +325,9 @@ func (identityFake) VerifyAudit(context.Context, string) (int, error) {
 	return 0, errNotInFake
 }
 func (identityFake) AuditDenied(context.Context, string, string, string, string) {}
+func (identityFake) BackupTo(context.Context, []byte, io.Writer, func(int64)) error {
+	return errNotInFake
+}
+func (identityFake) Export(context.Context, string, string, []byte, io.Writer) error {
+	return errNotInFake
+}

@@ -262,6 +262,15 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			PrevHash: make([]byte, 32), Hash: hash}},
 		{"AuditList", web.ListBody[store.AuditEvent]{}, nil, nil},
 		{"AuditVerification", web.AuditVerification{}, nil, nil},
+		{"BackupRequest", web.BackupRequest{}, nil, nil},
+		{"ExportRequest", web.ExportRequest{}, nil, nil},
+		{"KeyStatus", web.KeyStatus{}, nil, nil},
+		{"KeyInfo", web.KeyInfo{}, nil, nil},
+		{"KeyRotateRequest", web.KeyRotateRequest{}, nil, nil},
+		{"KeyRotateResult", web.KeyRotateResult{}, nil, nil},
+		{"MasterKeyRotation", web.MasterKeyRotation{}, nil, nil},
+		{"TenantKeyRotation", web.TenantKeyRotation{}, nil, nil},
+		{"KeyRotationFailure", web.KeyRotationFailure{}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {

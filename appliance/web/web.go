@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,6 +57,12 @@ type Service interface {
 		[]store.AuditEvent, int, error)
 	// VerifyAudit checks the platform chain and every tenant's, or one tenant's.
 	VerifyAudit(ctx context.Context, tenant string) (int, error)
+	// BackupTo streams a sealed backup of the whole appliance to w; size is called with the
+	// size of the snapshot before the first byte is written.
+	BackupTo(ctx context.Context, passphrase []byte, w io.Writer, size func(int64)) error
+	// Export streams one tenant's data: a tar, or a sealed archive with a passphrase.
+	Export(ctx context.Context, tenantRef, format string, passphrase []byte,
+		w io.Writer) error
 	// AuditDenied records a refused request in the tenant's chain (or the platform's).
 	AuditDenied(ctx context.Context, tenantID, action, target, reason string)
 }

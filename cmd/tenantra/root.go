@@ -106,7 +106,8 @@ func (c *cli) newRootCmd() *cobra.Command {
 	pf.String("log-format", "json", "log format: json or text (env TENA_LOG_FORMAT)")
 	pf.BoolVar(&c.json, "json", false, "print machine-readable JSON")
 	root.AddCommand(c.newServeCmd(), c.newVersionCmd(), c.newTenantCmd(), c.newUserCmd(),
-		c.newAuditCmd())
+		c.newAuditCmd(), c.newBackupCmd(), c.newRestoreCmd(), c.newExportCmd(),
+		c.newKeysCmd(), c.newServiceCmd())
 	return root
 }
 

@@ -51,6 +51,7 @@ type Store struct {
 	mu      sync.Mutex // guards deks
 	deks    map[string]tenantKeys
 	lifeMus sync.Mutex // serialises create and delete, which touch files as well as rows
+	rot     rotation   // key rotation: per-tenant gates, DEK cache generation (rotate.go)
 }
 
 type tenantKeys struct {
@@ -436,6 +437,9 @@ func (s *Store) Recover(ctx context.Context) error {
 		"DELETE FROM tenant_keys WHERE tenant_id NOT IN (SELECT id FROM tenants)"); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	if err := s.recoverRotations(ctx); err != nil {
+		return err
+	}
 	return s.removeOrphanFiles(ctx)
 }
 
@@ -482,6 +486,7 @@ func (s *Store) TenantKeys(ctx context.Context, tenantID string) (int, map[int]k
 	if ok {
 		return tk.current, tk.versions, nil
 	}
+	gen := s.rot.keyGen.Load() // a rotation that commits meanwhile must not be cached over
 	var current int
 	err := s.control.r(ctx).QueryRowContext(ctx, "SELECT key_version FROM tenants WHERE id = ?"+
 		" AND status IN ('active', 'suspended')", tenantID).Scan(&current)
@@ -492,7 +497,7 @@ func (s *Store) TenantKeys(ctx context.Context, tenantID string) (int, map[int]k
 		return 0, nil, fmt.Errorf("read tenant keys: %w", err)
 	}
 	rows, err := s.control.r(ctx).QueryContext(ctx, "SELECT version, wrapped FROM tenant_keys"+
-		" WHERE tenant_id = ? AND wrapped IS NOT NULL", tenantID)
+		" WHERE tenant_id = ? AND wrapped IS NOT NULL AND state <> 'pending'", tenantID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read tenant keys: %w", err)
 	}
@@ -517,7 +522,9 @@ func (s *Store) TenantKeys(ctx context.Context, tenantID string) (int, map[int]k
 		return 0, nil, store.Errorf(store.ErrWrongKey, "tenant %s has no current key", tenantID)
 	}
 	s.mu.Lock()
-	s.deks[tenantID] = tk
+	if s.rot.keyGen.Load() == gen {
+		s.deks[tenantID] = tk
+	}
 	s.mu.Unlock()
 	return tk.current, tk.versions, nil
 }
@@ -525,6 +532,7 @@ func (s *Store) TenantKeys(ctx context.Context, tenantID string) (int, map[int]k
 func (s *Store) forgetKeys(id string) {
 	s.mu.Lock()
 	delete(s.deks, id)
+	s.rot.keyGen.Add(1)
 	s.mu.Unlock()
 }
 
@@ -532,6 +540,10 @@ func (s *Store) forgetKeys(id string) {
 // handle must not be used after that.
 func (s *Store) TenantDB(ctx context.Context, ref string) (*TenantDB, func(), error) {
 	t, err := s.GetTenant(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	leave, err := s.rot.enter(ctx, t.ID) // waits while a key rotation swaps the file
 	if err != nil {
 		return nil, nil, err
 	}
@@ -554,9 +566,10 @@ func (s *Store) TenantDB(ctx context.Context, ref string) (*TenantDB, func(), er
 		return db, nil
 	})
 	if err != nil {
+		leave()
 		return nil, nil, err
 	}
-	return &TenantDB{Tenant: t, db: db}, release, nil
+	return &TenantDB{Tenant: t, db: db}, func() { release(); leave() }, nil
 }
 
 func truncate(s string, n int) string {
