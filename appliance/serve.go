@@ -35,6 +35,11 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer a.StartKeyPolicy(ctx)() // key rotation policy and re-seal loop (keys.go)
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	go a.results.RunGC(gcCtx, 10*time.Minute, func(err error) {
+		a.log.Warn("results store garbage collection", "error", err)
+	})
 	ln, err := listen("tcp", cfg.Listen, "--listen")
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -104,4 +105,27 @@ func TestEmptyMemtableAfterKill(t *testing.T) {
 	}
 	s = openTest(t, dir, fixedKeys{})
 	s.Close()
+}
+
+func TestGCReclaimsDroppedTenants(t *testing.T) {
+	ctx := context.Background()
+	k, _ := keys.NewKey()
+	s := openTest(t, t.TempDir(), fixedKeys{"ta": {1: k}})
+	defer s.Close()
+	v := make([]byte, 1000)
+	for i := range 20 {
+		kvs := make([]store.KV, 0, 1000)
+		for j := range 1000 {
+			kvs = append(kvs, store.KV{Key: fmt.Sprintf("k%02d-%04d", i, j), Value: v})
+		}
+		if err := s.PutBatch(ctx, "ta", kvs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DropTenant(ctx, "ta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(); err != nil {
+		t.Fatalf("GC: %v", err)
+	}
 }
