@@ -70,33 +70,45 @@ func Connect(ctx context.Context, cfg config.Config, opt Options) (Admin, func()
 type remote struct{ hc *http.Client }
 
 func (r *remote) do(ctx context.Context, method, path string, body, out any) error {
+	resp, err := r.send(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// send makes one request over the socket; an error status comes back as the store's error
+// kind, so the caller gets a successful response or an error, never both.
+func (r *remote) send(ctx context.Context, method, path string, body any) (*http.Response,
+	error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://tenantra"+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin socket: %w", err)
+		return nil, fmt.Errorf("admin socket: %w", err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return decodeError(resp)
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
 	}
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return resp, nil
 }
 
 func (r *remote) CreateTenant(ctx context.Context, slug, name string) (store.Tenant, error) {
@@ -175,24 +187,11 @@ func (r *remote) VerifyAudit(ctx context.Context, tenant string) (int, error) {
 // stream posts body and copies a successful response to w; errors come back as envelopes.
 func (r *remote) stream(ctx context.Context, path string, body any, w io.Writer,
 	size func(int64)) error {
-	b, err := json.Marshal(body)
+	resp, err := r.send(ctx, http.MethodPost, path, body)
 	if err != nil {
 		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://tenantra"+path,
-		bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin socket: %w", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return decodeError(resp)
-	}
 	if size != nil {
 		n, _ := strconv.ParseInt(resp.Header.Get("X-Tenantra-Backup-Size"), 10, 64)
 		size(n)

@@ -249,27 +249,7 @@ func (s *Store) GetTenant(ctx context.Context, ref string) (store.Tenant, error)
 
 // ListTenants returns one page of visible tenants ordered by slug, and their total count.
 func (s *Store) ListTenants(ctx context.Context, p store.Page) ([]store.Tenant, int, error) {
-	var total int
-	if err := s.control.r(ctx).QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE "+
-		"status IN ('active', 'suspended')").Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count tenants: %w", err)
-	}
-	rows, err := s.control.r(ctx).QueryContext(ctx, "SELECT "+tenantCols+" FROM tenants "+
-		"WHERE status IN ('active', 'suspended') ORDER BY slug LIMIT ? OFFSET ?",
-		p.Size, p.Offset())
-	if err != nil {
-		return nil, 0, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	out := []store.Tenant{}
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list tenants: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, total, rows.Err()
+	return s.listTenants(ctx, "", nil, p)
 }
 
 // ListTenantsIn lists, a page at a time, the visible tenants among ids.
@@ -278,12 +258,17 @@ func (s *Store) ListTenantsIn(ctx context.Context, ids []string, p store.Page) (
 	if len(ids) == 0 {
 		return []store.Tenant{}, 0, nil
 	}
-	in := "?" + strings.Repeat(", ?", len(ids)-1)
-	args := make([]any, 0, len(ids)+2)
+	args := make([]any, 0, len(ids))
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	where := " FROM tenants WHERE status IN ('active', 'suspended') AND id IN (" + in + ")"
+	return s.listTenants(ctx, " AND id IN (?"+strings.Repeat(", ?", len(ids)-1)+")", args, p)
+}
+
+// listTenants pages through visible tenants matching an extra condition.
+func (s *Store) listTenants(ctx context.Context, cond string, args []any, p store.Page) (
+	[]store.Tenant, int, error) {
+	where := " FROM tenants WHERE status IN ('active', 'suspended')" + cond
 	var total int
 	if err := s.control.r(ctx).QueryRowContext(ctx, "SELECT count(*)"+where,
 		args...).Scan(&total); err != nil {
@@ -299,7 +284,7 @@ func (s *Store) ListTenantsIn(ctx context.Context, ids []string, p store.Page) (
 	for rows.Next() {
 		t, err := scanTenant(rows)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("list tenants: %w", err)
 		}
 		out = append(out, t)
 	}
