@@ -86,6 +86,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	if a.lock, err = lockDir(dir, opt.Role); err != nil {
 		return nil, err
 	}
+	sweepStaging(dir, a.log)
 	fresh := !exists(filepath.Join(dir, KeyringFile)) &&
 		!exists(filepath.Join(dir, sqlite.ControlFile))
 	if err := a.finishMasterRotation(); err != nil { // a rotation a crash interrupted
@@ -265,4 +266,18 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// sweepStaging removes what a killed backup or export left in the data dir: snapshots and
+// export files (plaintext CSV, a copy of the master key) that must not outlive the command.
+// It runs under the data dir lock, so no live command owns them.
+func sweepStaging(dir string, log *slog.Logger) {
+	for _, pattern := range []string{".backup-*", ".export-*"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, m := range matches {
+			if err := os.RemoveAll(m); err != nil {
+				log.Warn("cannot remove a leftover staging dir", "dir", m, "error", err)
+			}
+		}
+	}
 }

@@ -87,7 +87,7 @@ func (a *Appliance) VerifyAudit(ctx context.Context, tenant string) (checked int
 		if err := l.Verify(ctx); err != nil {
 			var ce *store.ChainError
 			if errors.As(err, &ce) {
-				return fmt.Errorf("audit chain of %s is broken: %w", name, err)
+				return fmt.Errorf("audit chain of %s: %w", name, err)
 			}
 			return fmt.Errorf("audit chain of %s could not be read: %w", name, err)
 		}

@@ -35,6 +35,7 @@ var matrixWho = map[authz.Action][]string{
 	authz.PlatformUsersManage:   {"platform-admin"},
 	authz.PlatformAuditRead:     {"platform-admin"},
 	authz.PlatformBackup:        {"platform-admin"},
+	authz.PlatformKeys:          {"platform-admin"},
 	authz.TenantExport:          {"tenant-admin", "auditor", "platform-admin"},
 	authz.TenantRead:            {"tenant-admin", "standard", "auditor", "platform-admin"},
 	authz.TenantUpdate:          {"tenant-admin", "platform-admin"},
@@ -86,8 +87,8 @@ var matrixRoutes = map[string]routeSpec{
 	"GET /v1/tenants/:tenant/audit":            {authz.TenantAuditRead, 200},
 	"GET /v1/audit":                            {authz.PlatformAuditRead, 200},
 	"GET /v1/audit/verify":                     {authz.PlatformAuditRead, 200},
-	"GET /v1/keys":                             {authz.PlatformUsersManage, 200},
-	"POST /v1/keys/rotate":                     {authz.PlatformUsersManage, 400},
+	"GET /v1/keys":                             {authz.PlatformKeys, 200},
+	"POST /v1/keys/rotate":                     {authz.PlatformKeys, 400},
 	"POST /v1/backup":                          {authz.PlatformBackup, 200},
 	"POST /v1/tenants/:tenant/export":          {authz.TenantExport, 200},
 }

@@ -71,7 +71,17 @@ func (a *Appliance) PrepareBackup(ctx context.Context, passphrase []byte) (*Back
 		return nil, err
 	}
 	p.add(entryResults, rpath)
-	p.add(entryKeyring, filepath.Join(a.cfg.DataDir, KeyringFile))
+	// The keyring as of this moment, with the master key read above: a rotation later on
+	// must not pair one with the other's successor.
+	kpath := filepath.Join(tmp, entryKeyring)
+	kdata, err := os.ReadFile(filepath.Join(a.cfg.DataDir, KeyringFile))
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := keys.WriteFileAtomic(kpath, kdata, 0o600); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	p.add(entryKeyring, kpath)
 	if len(passphrase) > 0 {
 		mpath := filepath.Join(tmp, entryMaster)
 		raw := base64.StdEncoding.EncodeToString(kek.Export()) + "\n"
@@ -279,10 +289,10 @@ func restoreSealing(cfg config.Config, passphrase []byte) (backup.Sealing, error
 	kek, err := keys.LoadMaster(keys.MasterSource{EnvValue: cfg.MasterKey,
 		File: cfg.MasterKeyFile}, false)
 	if err != nil {
-		return backup.Sealing{}, fmt.Errorf("restore: an archive without a passphrase is "+
-			"sealed with the appliance's master key, which could not be loaded (%w); give "+
-			"--master-key-file or TENA_MASTER_KEY, or --passphrase-file for a passphrase "+
-			"backup", err)
+		return backup.Sealing{}, fmt.Errorf("restore: without --passphrase-file the archive "+
+			"must be sealed with a master key, and none could be loaded (%w); give the "+
+			"backup's passphrase with --passphrase-file, or the master key it was made with "+
+			"(--master-key-file or TENA_MASTER_KEY)", err)
 	}
 	return backup.Sealing{Key: kek.Derive("backup"), KeyID: kek.ID()}, nil
 }

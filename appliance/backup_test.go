@@ -271,3 +271,21 @@ func TestExport(t *testing.T) {
 		t.Fatal("the sealed export holds plaintext")
 	}
 }
+
+func TestOpenSweepsLeftovers(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	a := openTest(t, cfg)
+	a.Close()
+	for _, d := range []string{".backup-123", ".export-456"} {
+		p := filepath.Join(cfg.DataDir, d)
+		_ = os.MkdirAll(p, 0o700)
+		_ = os.WriteFile(filepath.Join(p, "master.key"), []byte("secret"), 0o600)
+	}
+	a = openTest(t, cfg)
+	defer a.Close()
+	for _, d := range []string{".backup-123", ".export-456"} {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, d)); !os.IsNotExist(err) {
+			t.Errorf("%s survived a restart", d)
+		}
+	}
+}

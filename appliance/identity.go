@@ -174,7 +174,7 @@ func (a *Appliance) Login(ctx context.Context, req web.LoginRequest) (web.Tokens
 			roundUp(wait))}
 	}
 	if wait, ok := id.throttle.Allow(req.IP, email); !ok {
-		a.audit(ctx, "", "auth.login", email, "denied", map[string]any{"reason": "rate"})
+		// Not audited: a flood would otherwise write a row per attempt.
 		return web.Tokens{}, &store.RateLimitError{RetryAfter: wait, Msg: fmt.Sprintf(
 			"too many sign-in attempts; try again in %s", roundUp(wait))}
 	}
@@ -370,6 +370,12 @@ func (a *Appliance) authenticateToken(ctx context.Context, bearer string) (*auth
 	if err != nil {
 		return nil, store.Errorf(store.ErrUnauthenticated, "the API token is not valid, "+
 			"revoked or expired")
+	}
+	// A token lives only as long as its creator may act: disabled or removed people's tokens
+	// stop working with them.
+	if creator, err := a.store.GetUser(ctx, t.CreatedBy); err == nil && creator.Disabled {
+		return nil, store.Errorf(store.ErrUnauthenticated, "the API token's creator is "+
+			"disabled, so the token no longer works")
 	}
 	return &authz.Principal{TokenID: t.ID, Email: "token:" + t.Name,
 		Roles: map[string]store.TenantRole{t.TenantID: t.Role}}, nil

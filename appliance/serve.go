@@ -30,10 +30,6 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
 		HTTPAddr: cfg.HTTPListen, HTTPSAddr: cfg.Listen,
 	}
-	generated, err := a.Bootstrap(ctx, a.adminPassword)
-	if err != nil {
-		return err
-	}
 	defer a.StartKeyPolicy(ctx)() // key rotation policy and re-seal loop (keys.go)
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
@@ -58,6 +54,12 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 	}
 	defer sockLn.Close()
 
+	// The first admin is made only once the listeners are ours, so that a busy port cannot
+	// swallow the one-time password.
+	generated, err := a.Bootstrap(ctx, a.adminPassword)
+	if err != nil {
+		return err
+	}
 	tm, err := tlsconf.New(ctx, tlsMode, a.log)
 	if err != nil {
 		return err

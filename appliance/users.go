@@ -97,6 +97,16 @@ func (a *Appliance) StartTOTP(ctx context.Context) (web.TOTPEnrolment, error) {
 		return web.TOTPEnrolment{}, store.Errorf(store.ErrInvalid, "only a signed-in user can "+
 			"enrol a second factor")
 	}
+	u, err := a.store.GetUser(ctx, p.UserID)
+	if err != nil {
+		return web.TOTPEnrolment{}, err
+	}
+	if u.MFAEnabled {
+		// Re-enrolling would switch the second factor off until confirmed: that needs the
+		// password, through DELETE /v1/auth/mfa/totp, not just a session.
+		return web.TOTPEnrolment{}, store.Errorf(store.ErrConflict, "two-factor sign-in is "+
+			"already on; turn it off first with your password (DELETE /v1/auth/mfa/totp)")
+	}
 	secret, uri, png, err := auth.NewTOTPKey("Tenantra", p.Email)
 	if err != nil {
 		return web.TOTPEnrolment{}, err
@@ -105,6 +115,7 @@ func (a *Appliance) StartTOTP(ctx context.Context) (web.TOTPEnrolment, error) {
 		return web.TOTPEnrolment{}, err
 	}
 	a.id.invalidate()
+	a.audit(ctx, "", "user.mfa_enrol_start", p.Email, "success", nil)
 	return web.TOTPEnrolment{Secret: secret, URI: uri,
 		QRPNG: base64.StdEncoding.EncodeToString(png)}, nil
 }
@@ -208,7 +219,11 @@ func (a *Appliance) CreateUser(ctx context.Context, nu web.NewUser) (store.User,
 	}
 	a.audit(ctx, tenant.ID, "user.create", email, "success",
 		map[string]any{"platform_role": nu.PlatformRole, "role": nu.Role})
-	return a.store.GetUser(ctx, u.ID)
+	u, err = a.store.GetUser(ctx, u.ID)
+	if nu.Tenant != "" {
+		u = onlyTenant(u, tenant.ID)
+	}
+	return u, err
 }
 
 // GetUser returns a user by id or email.
@@ -216,10 +231,28 @@ func (a *Appliance) GetUser(ctx context.Context, ref string) (store.User, error)
 	return a.store.GetUser(ctx, ref)
 }
 
-// ListUsers lists users: all, or the members of a tenant.
+// ListUsers lists users: all, or the members of a tenant. Listed in a tenant, a user shows
+// only that tenant's membership, so tenant admins never learn other tenants' slugs.
 func (a *Appliance) ListUsers(ctx context.Context, tenantID string, p store.Page) (
 	[]store.User, int, error) {
-	return a.store.ListUsers(ctx, tenantID, p)
+	us, total, err := a.store.ListUsers(ctx, tenantID, p)
+	if tenantID != "" {
+		for i := range us {
+			us[i] = onlyTenant(us[i], tenantID)
+		}
+	}
+	return us, total, err
+}
+
+func onlyTenant(u store.User, tenantID string) store.User {
+	ms := []store.Membership{}
+	for _, m := range u.Memberships {
+		if m.TenantID == tenantID {
+			ms = append(ms, m)
+		}
+	}
+	u.Memberships = ms
+	return u
 }
 
 // UpdateUser disables, enables or changes the platform role of a user. Disabling ends every
@@ -280,7 +313,8 @@ func (a *Appliance) SetTenantRole(ctx context.Context, tenantID, userRef string,
 	}
 	a.id.invalidate()
 	a.audit(ctx, tenantID, "membership.set", u.Email, "success", map[string]any{"role": role})
-	return a.store.GetUser(ctx, u.ID)
+	u, err = a.store.GetUser(ctx, u.ID)
+	return onlyTenant(u, tenantID), err
 }
 
 // RemoveTenantUser takes a user out of a tenant.

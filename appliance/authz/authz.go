@@ -27,6 +27,7 @@ const (
 	PlatformUsersManage   Action = "platform.users.manage"
 	PlatformAuditRead     Action = "platform.audit.read"
 	PlatformBackup        Action = "platform.backup"
+	PlatformKeys          Action = "platform.keys"
 
 	TenantsList Action = "tenants.list" // filtered to the caller's memberships
 
@@ -50,7 +51,7 @@ func (a Action) IsPlatform() bool { return platformActions[a] }
 var platformActions = map[Action]bool{
 	PlatformTenantsCreate: true, PlatformTenantsDelete: true, PlatformTenantsStatus: true,
 	PlatformUsersRead: true, PlatformUsersManage: true, PlatformAuditRead: true,
-	PlatformBackup: true,
+	PlatformBackup: true, PlatformKeys: true,
 }
 
 var tenantActions = map[Action]bool{
@@ -85,7 +86,7 @@ func RoleActions(r store.TenantRole) []Action {
 func AllActions() []Action {
 	return []Action{Public, Self, PlatformTenantsCreate, PlatformTenantsDelete,
 		PlatformTenantsStatus, PlatformUsersRead, PlatformUsersManage, PlatformAuditRead,
-		PlatformBackup, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
+		PlatformBackup, PlatformKeys, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
 		TenantUsersManage, TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantExport,
 		TenantWrite}
 }
@@ -137,6 +138,9 @@ func Allow(p *Principal, action Action, tenantID string) bool {
 	case action.IsPlatform():
 		return p.PlatformRole == store.PlatformAdmin
 	case action.IsTenant():
+		if p.TokenID != "" && (action == TenantTokensManage || action == TenantUsersManage) {
+			return false // a token never mints credentials or people: that needs a person
+		}
 		if p.PlatformRole == store.PlatformAdmin {
 			return true
 		}

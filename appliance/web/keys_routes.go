@@ -94,8 +94,8 @@ type KeyRotateResult struct {
 }
 
 func (s *Server) routesKeys() {
-	s.handle(http.MethodGet, "/v1/keys", authz.PlatformUsersManage, s.keyStatus)
-	s.handle(http.MethodPost, "/v1/keys/rotate", authz.PlatformUsersManage, s.rotateKeys)
+	s.handle(http.MethodGet, "/v1/keys", authz.PlatformKeys, s.keyStatus)
+	s.handle(http.MethodPost, "/v1/keys/rotate", authz.PlatformKeys, s.rotateKeys)
 }
 
 func (s *Server) keyService(w http.ResponseWriter, r *http.Request) (KeyService, bool) {

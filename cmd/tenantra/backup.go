@@ -261,7 +261,11 @@ func (c *cli) newExportCmd() *cobra.Command {
 				}
 				pr, pw := io.Pipe()
 				done := make(chan error, 1)
-				go func() { done <- untar(pr, out) }()
+				go func() {
+					err := untar(pr, out)
+					pr.CloseWithError(err) // unblocks the writer if unpacking failed
+					done <- err
+				}()
 				err = svc.Export(ctx, t.ID, format, nil, pw)
 				pw.CloseWithError(err)
 				if uerr := <-done; err == nil {
