@@ -171,6 +171,11 @@ func TestRestoreRefusesDamage(t *testing.T) {
 		if !errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrWrongKey) {
 			t.Fatalf("byte %d flipped: %v", off, err)
 		}
+		msg := err.Error()
+		if !strings.Contains(msg, "entry") && !strings.Contains(msg, "header") &&
+			!strings.Contains(msg, "manifest") && !strings.Contains(msg, "MANIFEST") {
+			t.Fatalf("byte %d flipped: the refusal names no place: %v", off, err)
+		}
 	}
 	for _, n := range []int{0, 10, len(archive) / 3, len(archive) - 1} {
 		err := try(archive[:n])

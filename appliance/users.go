@@ -24,6 +24,10 @@ func (a *Appliance) Me(ctx context.Context) (web.Me, error) {
 		return web.Me{}, err
 	}
 	perms := map[string][]authz.Action{}
+	if u.PlatformRole == store.PlatformAdmin {
+		// The operator may do everything everywhere; "*" stands for every tenant.
+		perms["*"] = authz.AllActions()
+	}
 	for _, m := range u.Memberships {
 		perms[m.TenantSlug] = authz.RoleActions(m.Role)
 	}

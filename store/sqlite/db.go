@@ -303,7 +303,12 @@ func (db *DB) migrate(ctx context.Context, schema string) error {
 	return nil
 }
 
-func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// timeFormat is how times are stored: UTC with a fixed nine-digit fraction, so that text
+// comparison in SQL orders them correctly (RFC3339Nano trims zeros, and "…05Z" would sort
+// after "…05.5Z").
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func now() string { return time.Now().UTC().Format(timeFormat) }
 
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)

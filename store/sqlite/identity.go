@@ -15,7 +15,7 @@ import (
 
 var _ store.Identity = (*Store)(nil)
 
-func fmtT(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+func fmtT(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 const userCols = "id, email, platform_role, disabled, totp_enabled, created_at, updated_at"
 

@@ -76,7 +76,7 @@ func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(timeFormat)
 }
 
 // EachAsset calls fn for every asset in id order, from one consistent read.
