@@ -14,7 +14,7 @@ var allowed = map[string][]string{
 	"appliance": {"store", "scanner", "network", "ui", "fixtures"},
 	"scanner":   {"network", "store", "fixtures"},
 	"store":     {},
-	"network":   {"fixtures"},
+	"network":   {"fixtures", "internal"},
 	"ui":        {},
 	"fixtures":  {},
 	"internal":  {},

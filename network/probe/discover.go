@@ -1,0 +1,66 @@
+package probe
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// DefaultPingPorts are the TCP ports host discovery tries: web, SSH, and the two ports a
+// firewalled Windows host most often leaves reachable. A refusal proves a host as well as an
+// accept does.
+func DefaultPingPorts() []uint16 { return []uint16{80, 443, 22, 445, 3389} }
+
+// Host is a live host and the evidence for it.
+type Host struct {
+	Addr   netip.Addr
+	Method string // "tcp-ping" now; "icmp-echo" and "arp" when privileged paths exist
+	Port   uint16 // the port that answered, for tcp-ping
+	State  State  // open or closed: how the port answered
+	RTT    time.Duration
+}
+
+// Discoverer finds live hosts among targets and calls alive once per live host, from a
+// single goroutine. It is the extension point for privileged discovery: an ICMP echo
+// (golang.org/x/net/icmp) or an ARP sweep of on-link subnets (github.com/mdlayher/arp) with
+// CAP_NET_RAW implements the same interface, and the caller picks one by capability.
+type Discoverer interface {
+	Discover(ctx context.Context, req Request, alive func(Host)) (Progress, error)
+}
+
+// TCPPing discovers hosts without privileges by TCP connects to a few ports, with the same
+// pool, rate limits and adaptive timeouts as port probes. It works the same on Linux and
+// Windows.
+type TCPPing struct {
+	Scanner *Scanner
+}
+
+var _ Discoverer = TCPPing{}
+
+// Discover probes req.Ports (DefaultPingPorts when empty) on each target, stops probing a
+// host at its first answer, and reports it. req.Proto is ignored. Unless req.Timing.Retries
+// says otherwise, unanswered pings are not retried: a live host answers on any of several
+// ports, while every retry of a silent address costs a full timeout.
+func (d TCPPing) Discover(ctx context.Context, req Request, alive func(Host)) (Progress,
+	error) {
+	if len(req.Ports) == 0 {
+		req.Ports = DefaultPingPorts()
+	}
+	if req.Timing.Retries == 0 {
+		req.Timing.Retries = -1
+	}
+	req.Proto = TCP
+	var found sync.Map // netip.Addr → struct{}: written by the consumer, read by the feeder
+	req.skip = func(a netip.Addr) bool { _, ok := found.Load(a); return ok }
+	return d.Scanner.Scan(ctx, req, func(r Result) {
+		if r.State != StateOpen && r.State != StateClosed {
+			return
+		}
+		if _, dup := found.LoadOrStore(r.Addr.Addr(), struct{}{}); dup {
+			return // a second port of a host already reported, probed before the skip
+		}
+		alive(Host{Addr: r.Addr.Addr(), Method: "tcp-ping", Port: r.Addr.Port(),
+			State: r.State, RTT: r.RTT})
+	})
+}
