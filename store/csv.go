@@ -28,11 +28,12 @@ func (e AuditEvent) CSVRecord() []string {
 }
 
 // AssetCSVHeader is the header row of asset exports.
-var AssetCSVHeader = []string{"id", "name", "address", "mac", "vendor", "os", "first_seen",
-	"last_seen"}
+var AssetCSVHeader = []string{"id", "name", "address", "mac", "vendor", "os", "type", "model",
+	"firmware", "serial", "first_seen", "last_seen"}
 
 // CSVRecord is the asset as a row under AssetCSVHeader.
 func (a Asset) CSVRecord() []string {
 	return []string{a.ID, CSVSafe(a.Name), a.Address, a.MAC, CSVSafe(a.Vendor), CSVSafe(a.OS),
+		CSVSafe(a.Type), CSVSafe(a.Model), CSVSafe(a.Firmware), CSVSafe(a.Serial),
 		a.FirstSeen.UTC().Format(time.RFC3339), a.LastSeen.UTC().Format(time.RFC3339)}
 }

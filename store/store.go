@@ -153,6 +153,10 @@ type Asset struct {
 	MAC       string    `json:"mac"`
 	Vendor    string    `json:"vendor"`
 	OS        string    `json:"os"`
+	Type      string    `json:"type"`
+	Model     string    `json:"model"`
+	Firmware  string    `json:"firmware"`
+	Serial    string    `json:"serial"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 }

@@ -53,8 +53,9 @@ func (t *TenantDB) Asset(ctx context.Context, id string) (store.Asset, error) {
 	var a store.Asset
 	var first, last string
 	err := t.db.r(ctx).QueryRowContext(ctx, `SELECT id, name, address, mac, vendor, os,
-		first_seen, last_seen FROM assets WHERE id = ?`, id).Scan(&a.ID, &a.Name, &a.Address,
-		&a.MAC, &a.Vendor, &a.OS, &first, &last)
+		type, model, firmware, serial, first_seen, last_seen FROM assets WHERE id = ?`,
+		id).Scan(&a.ID, &a.Name, &a.Address, &a.MAC, &a.Vendor, &a.OS, &a.Type, &a.Model,
+		&a.Firmware, &a.Serial, &first, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Asset{}, store.Errorf(store.ErrNotFound, "asset %q does not exist", id)
 	}
@@ -82,7 +83,7 @@ func fmtTime(t time.Time) string {
 // EachAsset calls fn for every asset in id order, from one consistent read.
 func (t *TenantDB) EachAsset(ctx context.Context, fn func(store.Asset) error) error {
 	rows, err := t.db.r(ctx).QueryContext(ctx, `SELECT id, name, address, mac, vendor, os,
-		first_seen, last_seen FROM assets ORDER BY id`)
+		type, model, firmware, serial, first_seen, last_seen FROM assets ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("list assets: %w", err)
 	}
@@ -90,8 +91,8 @@ func (t *TenantDB) EachAsset(ctx context.Context, fn func(store.Asset) error) er
 	for rows.Next() {
 		var a store.Asset
 		var first, last string
-		if err := rows.Scan(&a.ID, &a.Name, &a.Address, &a.MAC, &a.Vendor, &a.OS, &first,
-			&last); err != nil {
+		if err := rows.Scan(&a.ID, &a.Name, &a.Address, &a.MAC, &a.Vendor, &a.OS, &a.Type,
+			&a.Model, &a.Firmware, &a.Serial, &first, &last); err != nil {
 			return err
 		}
 		a.FirstSeen, a.LastSeen = parseTime(first), parseTime(last)
