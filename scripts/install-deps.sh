@@ -6,6 +6,7 @@ set -euo pipefail
 
 # Peers of later issues are added here (snmpd, samba, postgresql, chromium, ...).
 PACKAGES=(ca-certificates git make
+  snmpd snmp snmpsim # network/snmp and network/lab/snmpagent tests (real agents)
   wixl msitools osslsigncode curl adduser procps) # make msi, scripts/ci-packages.sh
 
 missing=()
