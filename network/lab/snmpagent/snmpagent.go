@@ -212,7 +212,7 @@ func privateDir(prefix string) (string, error) {
 func (a *Agent) start(ctx context.Context, cmd *exec.Cmd, o Options) error {
 	a.log = &logBuffer{}
 	cmd.Stdout, cmd.Stderr = a.log, a.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = agentProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package snmpagent_test
 
 import (
