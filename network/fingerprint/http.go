@@ -45,7 +45,7 @@ func ParseHTTP(captured []byte) (HTTPInfo, error) {
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(captured)),
 		&http.Request{Method: http.MethodGet})
 	if err != nil {
-		return HTTPInfo{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return HTTPInfo{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	defer resp.Body.Close()
 	info := HTTPInfo{

@@ -464,7 +464,7 @@ func TestGrabPostgres(t *testing.T) {
 					binary.BigEndian.Uint32(req[4:]) != pgSSLRequestCode {
 					return
 				}
-				var rw net.Conn = c
+				rw := c
 				if tc.tls {
 					_, _ = c.Write([]byte("S"))
 					tc := tls.Server(c, cfg)

@@ -323,8 +323,9 @@ func postgresSamples() map[string][]byte {
 		"user \"tenantra\", database \"postgres\", no encryption\x00Fauth.c\x00L543\x00" +
 		"RClientAuthentication\x00\x00"
 	return map[string][]byte{
-		"trust-16":       trust,
-		"scram":          append([]byte("N"), auth(10, "SCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00")...),
+		"trust-16": trust,
+		"scram": append([]byte("N"),
+			auth(10, "SCRAM-SHA-256-PLUS\x00SCRAM-SHA-256\x00\x00")...),
 		"md5-over-tls":   append([]byte("S"), auth(5, "\x01\x02\x03\x04")...),
 		"cleartext":      append([]byte("N"), auth(3, "")...),
 		"no-hba-entry":   append([]byte("N"), msg('E', []byte(hba))...),

@@ -113,7 +113,7 @@ func (s *session) readError(err error) error {
 // wrap prefers the context's error: a cancelled scan should say so, not "timed out".
 func (s *session) wrap(err error) error {
 	if cerr := s.ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
+		return fmt.Errorf("%w (%w)", cerr, err)
 	}
 	return err
 }

@@ -44,7 +44,7 @@ const maxChain = 10
 func ParseCertificates(captured []byte) (CertInfo, error) {
 	certs, err := x509.ParseCertificates(captured)
 	if err != nil {
-		return CertInfo{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return CertInfo{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if len(certs) == 0 {
 		return CertInfo{}, fmt.Errorf("%w: no certificate", ErrMalformed)

@@ -11,5 +11,5 @@ func descriptorLimit() (uint64, bool) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, false
 	}
-	return uint64(lim.Cur), true
+	return uint64(lim.Cur), true //nolint:unconvert // int64 on some BSDs
 }

@@ -180,7 +180,7 @@ func (r *run) attemptUDP(ctx context.Context, ap netip.AddrPort, timeout time.Du
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	pl := payloadFor(ap.Port())
-	req := pl.build(rand.Uint32())
+	req := pl.build(rand.Uint32()) //nolint:gosec // a probe id, not a secret
 	start := time.Now()
 	if _, err := conn.Write(req); err != nil {
 		return outcome{class: classify(actx, err), err: err}

@@ -209,7 +209,7 @@ func (s *session) classify(err error) error {
 	case strings.Contains(msg, "wrong digest"), strings.Contains(msg, "authentic"),
 		strings.Contains(msg, "unknown user"), strings.Contains(msg, "decrypt"),
 		strings.Contains(msg, "usmStats"):
-		return fmt.Errorf("%w: %v", ErrAuth, err)
+		return fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	return fmt.Errorf("malformed or unexpected response: %w", err)
 }

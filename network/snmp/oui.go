@@ -31,7 +31,7 @@ func LoadOUI(fsys fs.FS) (*OUITable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open oui table: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	return ParseOUI(f)
 }
 

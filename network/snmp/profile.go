@@ -74,7 +74,7 @@ func ParseProfiles(data []byte) (*Profiles, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadProfile, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadProfile, err)
 	}
 	if len(doc.Profiles) == 0 {
 		return nil, fmt.Errorf("%w: no profiles", ErrBadProfile)
@@ -85,7 +85,7 @@ func ParseProfiles(data []byte) (*Profiles, error) {
 			return nil, fmt.Errorf("%w: profile %d is empty", ErrBadProfile, i)
 		}
 		if err := p.validate(); err != nil {
-			return nil, fmt.Errorf("%w: profile %d %q: %v", ErrBadProfile, i, p.Name, err)
+			return nil, fmt.Errorf("%w: profile %d %q: %w", ErrBadProfile, i, p.Name, err)
 		}
 		if names[p.Name] {
 			return nil, fmt.Errorf("%w: duplicate profile %q", ErrBadProfile, p.Name)
@@ -115,7 +115,7 @@ func (p *Profile) validate() error {
 		}
 		for j := range srcs {
 			if err := srcs[j].compile(); err != nil {
-				return fmt.Errorf("field %s source %d: %v", field, j, err)
+				return fmt.Errorf("field %s source %d: %w", field, j, err)
 			}
 		}
 	}
@@ -153,7 +153,7 @@ func (s *Source) compile() error {
 	if s.Regex != "" {
 		re, err := regexp.Compile(s.Regex)
 		if err != nil {
-			return fmt.Errorf("regex: %v", err)
+			return fmt.Errorf("regex: %w", err)
 		}
 		s.re = re
 	}

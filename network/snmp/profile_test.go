@@ -94,22 +94,26 @@ func TestFortiGateScalars(t *testing.T) {
 func TestBadProfiles(t *testing.T) {
 	valid := "profiles:\n  - name: x\n    vendor: X\n    prefixes: [1.3.6.1.4.1.1]\n"
 	cases := map[string]string{
-		"empty":            "",
-		"no profiles":      "profiles: []\n",
-		"unknown key":      "profiles:\n  - name: x\n    vendor: X\n    prefixes: [1.3]\n    bogus: 1\n",
-		"no prefix":        "profiles:\n  - name: x\n    vendor: X\n",
-		"text prefix":      "profiles:\n  - name: x\n    vendor: X\n    prefixes: [enterprises.9]\n",
-		"traversal prefix": "profiles:\n  - name: x\n    vendor: X\n    prefixes: [../../etc]\n",
-		"duplicate":        valid + "  - name: x\n    vendor: Y\n    prefixes: [1.3]\n",
-		"unknown field":    valid + "    fields:\n      colour:\n        - value: red\n",
-		"two kinds":        valid + "    fields:\n      model:\n        - {value: a, sysdescr: true}\n",
-		"no kind":          valid + "    fields:\n      model:\n        - {regex: a}\n",
-		"bad regex":        valid + "    fields:\n      model:\n        - {sysdescr: true, regex: '('}\n",
-		"bad entity":       valid + "    fields:\n      model:\n        - {entity: colour}\n",
-		"bad oid":          valid + "    fields:\n      model:\n        - {oid: '1.3.x'}\n",
-		"null profile":     "profiles:\n  -\n",
-		"not yaml":         "\x00\xff{{{",
-		"huge":             valid + strings.Repeat("#", maxProfileBytes),
+		"empty":       "",
+		"no profiles": "profiles: []\n",
+		"unknown key": "profiles:\n  - name: x\n    vendor: X\n    prefixes: [1.3]\n    bogus: 1\n",
+		"no prefix":   "profiles:\n  - name: x\n    vendor: X\n",
+		"text prefix": "profiles:\n  - name: x\n    vendor: X\n" +
+			"    prefixes: [enterprises.9]\n",
+		"traversal prefix": "profiles:\n  - name: x\n    vendor: X\n" +
+			"    prefixes: [../../etc]\n",
+		"duplicate":     valid + "  - name: x\n    vendor: Y\n    prefixes: [1.3]\n",
+		"unknown field": valid + "    fields:\n      colour:\n        - value: red\n",
+		"two kinds": valid + "    fields:\n      model:\n" +
+			"        - {value: a, sysdescr: true}\n",
+		"no kind": valid + "    fields:\n      model:\n        - {regex: a}\n",
+		"bad regex": valid + "    fields:\n      model:\n" +
+			"        - {sysdescr: true, regex: '('}\n",
+		"bad entity":   valid + "    fields:\n      model:\n        - {entity: colour}\n",
+		"bad oid":      valid + "    fields:\n      model:\n        - {oid: '1.3.x'}\n",
+		"null profile": "profiles:\n  -\n",
+		"not yaml":     "\x00\xff{{{",
+		"huge":         valid + strings.Repeat("#", maxProfileBytes),
 		"alias bomb": "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n" +
 			"c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nprofiles: [*c]\n",
 	}

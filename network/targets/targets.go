@@ -199,7 +199,7 @@ func Parse(ctx context.Context, spec string, opts Options) (*Set, error) {
 			p, err := parseToken(t.text)
 			if err != nil {
 				errs = append(errs, &TokenError{Token: t.text, Index: t.index, Col: t.col,
-					Spec: src.name, Err: fmt.Errorf("%w: %v; %s", ErrSyntax, err, accepted)})
+					Spec: src.name, Err: fmt.Errorf("%w: %w; %s", ErrSyntax, err, accepted)})
 				continue
 			}
 			p.tok, p.spec = t, src.name
