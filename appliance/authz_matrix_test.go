@@ -36,6 +36,7 @@ var matrixWho = map[authz.Action][]string{
 	authz.PlatformAuditRead:     {"platform-admin"},
 	authz.PlatformBackup:        {"platform-admin"},
 	authz.PlatformKeys:          {"platform-admin"},
+	authz.TenantWrite:           {"tenant-admin", "standard", "platform-admin"},
 	authz.TenantExport:          {"tenant-admin", "auditor", "platform-admin"},
 	authz.TenantRead:            {"tenant-admin", "standard", "auditor", "platform-admin"},
 	authz.TenantUpdate:          {"tenant-admin", "platform-admin"},
@@ -90,6 +91,7 @@ var matrixRoutes = map[string]routeSpec{
 	"GET /v1/keys":                             {authz.PlatformKeys, 200},
 	"POST /v1/keys/rotate":                     {authz.PlatformKeys, 400},
 	"POST /v1/backup":                          {authz.PlatformBackup, 200},
+	"POST /v1/tenants/:tenant/scans":           {authz.TenantWrite, 400},
 	"POST /v1/tenants/:tenant/export":          {authz.TenantExport, 200},
 }
 

@@ -29,6 +29,8 @@ type Admin interface {
 	UpdateUser(ctx context.Context, ref string, up web.UserUpdate) (store.User, error)
 	ResetPassword(ctx context.Context, ref, password string) error
 	VerifyAudit(ctx context.Context, tenant string) (int, error)
+	Scan(ctx context.Context, tenantRef string, req web.ScanRequest,
+		progress func(web.ScanProgress)) (web.ScanReport, error)
 	BackupTo(ctx context.Context, passphrase []byte, w io.Writer, size func(int64)) error
 	Export(ctx context.Context, tenantRef, format string, passphrase []byte,
 		w io.Writer) error
@@ -243,4 +245,13 @@ func (r *remote) RotateKeys(ctx context.Context, req web.KeyRotateRequest) (
 	var res web.KeyRotateResult
 	err := r.do(ctx, http.MethodPost, "/v1/keys/rotate", req, &res)
 	return res, err
+}
+
+// Scan runs a scan in the server; progress is not streamed over the socket yet.
+func (r *remote) Scan(ctx context.Context, tenantRef string, req web.ScanRequest,
+	_ func(web.ScanProgress)) (web.ScanReport, error) {
+	var rep web.ScanReport
+	err := r.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(tenantRef)+"/scans", req,
+		&rep)
+	return rep, err
 }

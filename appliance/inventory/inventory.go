@@ -47,7 +47,9 @@ type Observation struct {
 
 // Identifiers returns the observation's normalised identifiers, dropping values that do not
 // identify a device: multicast, broadcast and all-zero MACs, locally administered (often
-// randomised) MACs as strong identifiers, placeholder serials, loopback and unspecified IPs.
+// randomised) MACs as strong identifiers, placeholder serials, a host's self-addresses
+// (127.0.0.1, ::1) and unspecified IPs. Other 127/8 addresses stay: the lab network lives
+// there.
 func (o Observation) Identifiers() []Identifier {
 	var ids []Identifier
 	add := func(kind, v string) {
@@ -71,8 +73,9 @@ func (o Observation) Identifiers() []Identifier {
 		add(KindHostname, NormalizeHostname(h))
 	}
 	for _, a := range o.Addresses {
-		if ip, err := netip.ParseAddr(strings.TrimSpace(a)); err == nil &&
-			!ip.IsLoopback() && !ip.IsUnspecified() && !ip.IsMulticast() {
+		ip, err := netip.ParseAddr(strings.TrimSpace(a))
+		self := ip == netip.MustParseAddr("127.0.0.1") || ip == netip.IPv6Loopback()
+		if err == nil && !self && !ip.IsUnspecified() && !ip.IsMulticast() {
 			add(KindIP, ip.Unmap().String())
 		}
 	}

@@ -303,6 +303,7 @@ func (s *Server) routesV1() {
 		s.deleteTenant)
 	s.routesIdentity()
 	s.routesArchive()
+	s.routesScan()
 	s.routesKeys()
 }
 

@@ -331,3 +331,7 @@ func (identityFake) BackupTo(context.Context, []byte, io.Writer, func(int64)) er
 func (identityFake) Export(context.Context, string, string, []byte, io.Writer) error {
 	return errNotInFake
 }
+func (identityFake) Scan(context.Context, string, web.ScanRequest, func(web.ScanProgress)) (
+	web.ScanReport, error) {
+	return web.ScanReport{}, errNotInFake
+}

@@ -1,0 +1,331 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tenantra/tenantra/appliance/inventory"
+	"github.com/tenantra/tenantra/appliance/web"
+	"github.com/tenantra/tenantra/fixtures"
+	"github.com/tenantra/tenantra/network/fingerprint"
+	"github.com/tenantra/tenantra/network/probe"
+	"github.com/tenantra/tenantra/network/snmp"
+	"github.com/tenantra/tenantra/network/targets"
+	"github.com/tenantra/tenantra/store"
+)
+
+// scanLimits bound what one service grab may read and wait for.
+var scanLimits = fingerprint.Limits{MaxBytes: 64 << 10, Timeout: 4 * time.Second}
+
+// Scan discovers a tenant's hosts (unprivileged TCP ping), probes their ports, identifies
+// services, reads SNMP agents with the given communities, and reconciles everything into
+// the tenant's inventory: one asset per device, however often it is scanned.
+func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequest,
+	progress func(web.ScanProgress)) (web.ScanReport, error) {
+	if progress == nil {
+		progress = func(web.ScanProgress) {}
+	}
+	rep := web.ScanReport{Started: time.Now().UTC()}
+	t, err := a.store.GetTenant(ctx, tenantRef)
+	if err != nil {
+		return rep, err
+	}
+	if t.Status == store.TenantSuspended {
+		return rep, store.Errorf(store.ErrConflict, "tenant %s is suspended; resume it "+
+			"before scanning", t.Slug)
+	}
+	if len(req.Targets) == 0 {
+		return rep, store.Errorf(store.ErrInvalid, "targets are required: CIDRs, ranges "+
+			"(10.0.0.5-20) or host names")
+	}
+	ports, err := scanPorts(req.Ports)
+	if err != nil {
+		return rep, err
+	}
+	set, err := targets.Parse(ctx, joinSpec(req.Targets), targets.Options{
+		Resolver: net.DefaultResolver, Exclude: joinSpec(req.Exclude), Force: req.Force})
+	if err != nil {
+		return rep, store.Errorf(store.ErrInvalid, "%s", err.Error())
+	}
+	for _, e := range set.Errors() {
+		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: "", Error: e.Error()})
+	}
+	sc, err := probe.NewScanner(probe.Config{})
+	if err != nil {
+		return rep, err
+	}
+	preq := probe.Request{Targets: set.All(), Total: set.Len()}
+	if req.Rate > 0 {
+		preq.Rate = rate.Limit(req.Rate)
+	}
+	// 1. Which addresses answer at all.
+	var alive []netip.Addr
+	progress(web.ScanProgress{Stage: "discovery", Total: int(set.Len())})
+	if _, err := (probe.TCPPing{Scanner: sc}).Discover(ctx, preq, func(h probe.Host) {
+		alive = append(alive, h.Addr)
+	}); err != nil {
+		return rep, fmt.Errorf("host discovery: %w", err)
+	}
+	slices.SortFunc(alive, func(x, y netip.Addr) int { return x.Compare(y) })
+	rep.Hosts = len(alive)
+	// 2. Their open ports.
+	open := map[netip.Addr][]uint16{}
+	progress(web.ScanProgress{Stage: "ports", Total: len(alive) * len(ports)})
+	preq.Targets, preq.Total, preq.Ports = slices.Values(alive), uint64(len(alive)), ports
+	if _, err := sc.Scan(ctx, preq, func(r probe.Result) {
+		if r.State == probe.StateOpen {
+			open[r.Addr.Addr()] = append(open[r.Addr.Addr()], r.Addr.Port())
+		}
+	}); err != nil {
+		return rep, fmt.Errorf("port scan: %w", err)
+	}
+	// 3. What listens there, and 4. what SNMP agents say.
+	services := a.identify(ctx, open, progress)
+	devices, snmpErrs := a.collectSNMP(ctx, alive, req.SNMPCommunities, progress)
+	rep.Errors = append(rep.Errors, snmpErrs...)
+	// 5. Into the inventory.
+	progress(web.ScanProgress{Stage: "inventory", Total: len(alive)})
+	tdb, release, err := a.store.TenantDB(ctx, t.ID)
+	if err != nil {
+		return rep, err
+	}
+	defer release()
+	for i, addr := range alive {
+		obs := inventory.Observation{Source: "scan", At: time.Now().UTC(),
+			Addresses: []string{addr.String()}}
+		f := Facts{Services: services[addr]}
+		if d := devices[addr]; d != nil {
+			obs.Source = "scan+snmp"
+			obs.Serial = d.Serial
+			obs.Hostnames = append(obs.Hostnames, d.SysName)
+			for _, ifc := range d.Interfaces {
+				obs.MACs = append(obs.MACs, ifc.MAC)
+			}
+			f.Vendor, f.Model, f.OS, f.Firmware, f.Type = d.Vendor, d.Model, d.OS, d.Firmware,
+				d.Type
+		}
+		rep.OpenPorts += len(open[addr])
+		id, created, err := a.Observe(ctx, t.ID, obs, f)
+		if err != nil {
+			rep.Errors = append(rep.Errors, web.ScanTargetError{Target: addr.String(),
+				Error: err.Error()})
+			continue
+		}
+		as, err := tdb.Asset(ctx, id)
+		if err != nil {
+			return rep, err
+		}
+		svcs, err := tdb.AssetServices(ctx, id)
+		if err != nil {
+			return rep, err
+		}
+		rep.Assets = append(rep.Assets, web.ScannedAsset{Asset: as, New: created, Services: svcs})
+		progress(web.ScanProgress{Stage: "inventory", Done: i + 1, Total: len(alive)})
+	}
+	rep.Finished = time.Now().UTC()
+	a.audit(ctx, t.ID, "scan.run", joinSpec(req.Targets), "success", map[string]any{
+		"hosts": rep.Hosts, "open_ports": rep.OpenPorts, "assets": len(rep.Assets)})
+	progress(web.ScanProgress{Stage: "done", Done: len(rep.Assets), Total: len(rep.Assets)})
+	return rep, nil
+}
+
+func scanPorts(spec string) ([]uint16, error) {
+	if spec == "" {
+		spec = "top100"
+	}
+	if ps, err := fixtures.Ports(spec); err == nil {
+		return ps, nil
+	}
+	ps, err := probe.ParsePorts(spec)
+	if err != nil {
+		return nil, store.Errorf(store.ErrInvalid, "ports %q: use top100, top1000 or a list "+
+			"such as 22,80,8000-8100 (%v)", spec, err)
+	}
+	return ps, nil
+}
+
+func joinSpec(parts []string) string {
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += ","
+		}
+		out += p
+	}
+	return out
+}
+
+// identify runs the fingerprint for each open port, a few at a time.
+func (a *Appliance) identify(ctx context.Context, open map[netip.Addr][]uint16,
+	progress func(web.ScanProgress)) map[netip.Addr][]store.Service {
+	type job struct {
+		addr netip.Addr
+		port uint16
+	}
+	var jobs []job
+	for addr, ports := range open {
+		for _, p := range ports {
+			jobs = append(jobs, job{addr, p})
+		}
+	}
+	out := map[netip.Addr][]store.Service{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	done := 0
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s := grab(ctx, j.addr, j.port)
+			mu.Lock()
+			out[j.addr] = append(out[j.addr], s)
+			done++
+			progress(web.ScanProgress{Stage: "services", Done: done, Total: len(jobs)})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for addr := range out {
+		slices.SortFunc(out[addr], func(x, y store.Service) int {
+			return int(x.Port) -
+				int(y.Port)
+		})
+	}
+	return out
+}
+
+// grab identifies the service on one port by the protocol its number suggests; an
+// unidentified open port is still recorded.
+func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
+	hostport := net.JoinHostPort(addr.String(), strconv.Itoa(int(port)))
+	dial := func(ctx context.Context) (net.Conn, error) {
+		d := net.Dialer{Timeout: scanLimits.Timeout}
+		return d.DialContext(ctx, "tcp", hostport)
+	}
+	withConn := func(fn func(net.Conn) (fingerprint.Service, error)) (fingerprint.Service,
+		error) {
+		c, err := dial(ctx)
+		if err != nil {
+			return fingerprint.Service{}, err
+		}
+		defer c.Close()
+		return fn(c)
+	}
+	p := int(port)
+	var s fingerprint.Service
+	var err error
+	switch port {
+	case 22:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabSSH(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 21:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabFTP(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 23:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabTelnet(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 25, 587:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabSMTP(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 110:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabPOP3(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 143:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabIMAP(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 443, 8443:
+		var i fingerprint.TLSInfo
+		i, err = fingerprint.GrabTLS(ctx, dial, addr.String(), scanLimits, time.Now())
+		s = i.Service(p)
+	case 445:
+		var i fingerprint.SMBInfo
+		i, err = fingerprint.GrabSMB(ctx, dial, scanLimits)
+		s = i.Service(p)
+	case 3389:
+		var i fingerprint.RDPInfo
+		i, err = fingerprint.GrabRDP(ctx, dial, scanLimits)
+		s = i.Service(p)
+	case 3306:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabMySQL(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 5432:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabPostgres(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 6379:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabRedis(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 27017:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabMongoDB(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	case 80, 8000, 8008, 8080, 8081, 8888:
+		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
+			i, err := fingerprint.GrabHTTP(ctx, c, scanLimits)
+			return i.Service(p), err
+		})
+	}
+	out := store.Service{Port: port, Protocol: "tcp", Service: s.Name, Product: s.Product,
+		Version: s.Version}
+	if err != nil || out.Service == "" {
+		out.Service = "unknown"
+	}
+	return out
+}
+
+// collectSNMP reads the SNMP agents of the live hosts with the given v2c communities.
+func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr, communities []string,
+	progress func(web.ScanProgress)) (map[netip.Addr]*snmp.Device, []web.ScanTargetError) {
+	out := map[netip.Addr]*snmp.Device{}
+	if len(communities) == 0 {
+		return out, nil
+	}
+	var creds []snmp.Credential
+	for i, c := range communities {
+		creds = append(creds, snmp.Credential{Name: fmt.Sprintf("community-%d", i+1),
+			Version: "v2c", Community: c})
+	}
+	profiles, _ := snmp.LoadProfiles(fixtures.SNMP())
+	oui, _ := snmp.LoadOUI(fixtures.SNMP())
+	client := snmp.NewClient(snmp.Config{Timeout: time.Second, Deadline: time.Minute},
+		profiles, oui)
+	var errs []web.ScanTargetError
+	for i, h := range hosts {
+		progress(web.ScanProgress{Stage: "snmp", Done: i, Total: len(hosts)})
+		d, err := client.Collect(ctx, h.String(), creds)
+		if err != nil {
+			continue // most hosts run no agent; silence is not worth a report line
+		}
+		out[h] = d
+	}
+	return out, errs
+}

@@ -1,0 +1,98 @@
+package appliance
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/tenantra/tenantra/appliance/authz"
+	"github.com/tenantra/tenantra/appliance/web"
+)
+
+// listen starts a listener on a loopback address; the test is skipped where 127.0.0.0/8 is
+// not all loopback (only Linux routes the whole block).
+func listenOn(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot listen on %s (the whole of 127.0.0.0/8 is loopback only on Linux): "+
+			"%v", addr, err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// TestScanLoopback scans three loopback hosts (an SSH server, a web server, a host with a
+// closed port only) and checks the assets, their services, and that a second scan makes no
+// duplicates.
+func TestScanLoopback(t *testing.T) {
+	ssh := listenOn(t, "127.88.0.1:22")
+	go func() {
+		for {
+			c, err := ssh.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"))
+			time.AfterFunc(2*time.Second, func() { _ = c.Close() })
+		}
+	}()
+	webLn := listenOn(t, "127.88.0.2:80")
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(
+		func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Server", "nginx/1.22.1")
+			_, _ = w.Write([]byte("<html><head><title>Printer</title></head></html>"))
+		})}
+	go func() { _ = srv.Serve(webLn) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	ctx := authz.WithPrincipal(context.Background(), authz.LocalAdmin())
+	a := openTest(t, testConfig(t, t.TempDir()))
+	defer a.Close()
+	if _, err := a.CreateTenant(ctx, "lab", "Lab"); err != nil {
+		t.Fatal(err)
+	}
+	req := web.ScanRequest{Targets: []string{"127.88.0.1-3"}, Ports: "22,80,9999"}
+	for round := range 2 {
+		rep, err := a.Scan(ctx, "lab", req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every loopback address answers (a refused connection proves a host), so the third
+		// address is a live host without open ports: an asset too, as on a real network.
+		if rep.Hosts != 3 || len(rep.Assets) != 3 || rep.OpenPorts != 2 {
+			t.Fatalf("round %d: %d hosts, %d assets, %d open ports: %+v", round, rep.Hosts,
+				len(rep.Assets), rep.OpenPorts, rep)
+		}
+		got := map[string]string{}
+		for _, as := range rep.Assets {
+			if round == 1 && as.New {
+				t.Errorf("round 2 created asset %s again", as.Address)
+			}
+			for _, s := range as.Services {
+				got[as.Address+"/"+s.Service] = s.Product + " " + s.Version
+			}
+		}
+		if got["127.88.0.1/ssh"] == "" || got["127.88.0.2/http"] == "" {
+			t.Fatalf("round %d: services %v", round, got)
+		}
+	}
+	if n := countAssets(t, a, mustTenantID(t, a, "lab")); n != 3 {
+		t.Fatalf("%d assets after two scans of three hosts", n)
+	}
+	if _, err := a.Scan(ctx, "lab", web.ScanRequest{Targets: []string{"999.1.1.1"}},
+		nil); err == nil {
+		t.Fatal("an invalid target was accepted")
+	}
+}
+
+func mustTenantID(t *testing.T, a *Appliance, slug string) string {
+	t.Helper()
+	ten, err := a.GetTenant(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten.ID
+}

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"time"
+
+	"github.com/tenantra/tenantra/store"
+)
+
+// ScanRequest is one discovery run for a tenant.
+type ScanRequest struct {
+	Targets []string `json:"targets"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Ports is a profile ("top100", "top1000") or a list ("22,80,8000-8100").
+	Ports string `json:"ports,omitempty"`
+	// SNMPCommunities are ad-hoc v2c communities (the vault comes with the jobs issue).
+	SNMPCommunities []string `json:"snmp_communities,omitempty"`
+	// Force allows more than a /16 of addresses.
+	Force bool `json:"force,omitempty"`
+	// Rate caps probes per second for this scan; 0 means the appliance's limit only.
+	Rate int `json:"rate,omitempty"`
+}
+
+// ScanProgress is what a running scan reports.
+type ScanProgress struct {
+	Stage string `json:"stage"` // discovery, ports, services, snmp, inventory, done
+	Done  int    `json:"done"`
+	Total int    `json:"total"`
+}
+
+// ScanReport is what a scan found.
+type ScanReport struct {
+	Hosts     int               `json:"hosts"`
+	OpenPorts int               `json:"open_ports"`
+	Assets    []ScannedAsset    `json:"assets"`
+	Errors    []ScanTargetError `json:"errors,omitempty"`
+	Started   time.Time         `json:"started"`
+	Finished  time.Time         `json:"finished"`
+}
+
+// ScannedAsset is an asset as a scan reports it.
+type ScannedAsset struct {
+	store.Asset
+	New      bool            `json:"new"`
+	Services []store.Service `json:"services"`
+}
+
+// ScanTargetError is a per-target problem that did not stop the scan.
+type ScanTargetError struct {
+	Target string `json:"target"`
+	Error  string `json:"error"`
+}
