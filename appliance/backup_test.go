@@ -247,8 +247,8 @@ func TestExport(t *testing.T) {
 			t.Fatal(err)
 		}
 		files := untarAll(t, buf.Bytes())
-		for _, want := range []string{"tenant.json", "assets." + format, "audit." + format,
-			"MANIFEST.json"} {
+		for _, want := range []string{"tenant.json", "assets." + format, "services." + format,
+			"audit." + format, "MANIFEST.json"} {
 			if _, ok := files[want]; !ok {
 				t.Fatalf("%s export lacks %s (has %v)", format, want, keysOf(files))
 			}

@@ -36,8 +36,8 @@ type ExportEntry struct {
 	SHA256 string `json:"sha256"`
 }
 
-// exportSection writes one kind of record of a tenant. Later issues add theirs (services,
-// findings, compliance results) to Appliance.exportSections.
+// exportSection writes one kind of record of a tenant. Later issues add theirs (findings,
+// compliance results) to Appliance.exportSections.
 type exportSection struct {
 	name  string
 	write func(ctx context.Context, t store.Tenant, format string, w io.Writer) error
@@ -47,14 +47,15 @@ func (a *Appliance) exportSections() []exportSection {
 	return []exportSection{
 		{"tenant", a.exportTenant},
 		{"assets", a.exportAssets},
+		{"services", a.exportServices},
 		{"audit", a.exportAudit},
 	}
 }
 
 // Export writes one tenant's data for portability: a tar stream of one file per section
-// (tenant, assets, audit log — and what later issues add) plus MANIFEST.json with sums, or,
-// with a passphrase, the same files in a sealed archive. Files are staged in the data dir
-// first so that a failure part-way leaves nothing half-written for the caller.
+// (tenant, assets, services, audit log — and what later issues add) plus MANIFEST.json with
+// sums, or, with a passphrase, the same files in a sealed archive. Files are staged in the
+// data dir first so that a failure part-way leaves nothing half-written for the caller.
 func (a *Appliance) Export(ctx context.Context, tenantRef, format string, passphrase []byte,
 	w io.Writer) error {
 	if format != "csv" && format != "json" {
@@ -243,6 +244,31 @@ func (a *Appliance) exportAudit(ctx context.Context, t store.Tenant, format stri
 		return l.Scan(ctx, func(e store.AuditEvent) error { return rec.add(e.CSVRecord(), e) })
 	})
 	if err != nil {
+		return err
+	}
+	return rec.close()
+}
+
+// assetService is one row of the services export.
+type assetService struct {
+	AssetID string `json:"asset_id"`
+	store.Service
+}
+
+func (a *Appliance) exportServices(ctx context.Context, t store.Tenant, format string,
+	w io.Writer) error {
+	tdb, release, err := a.store.TenantDB(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	rec, err := newRecords(format, w, store.ServiceCSVHeader)
+	if err != nil {
+		return err
+	}
+	if err := tdb.EachService(ctx, func(id string, s store.Service) error {
+		return rec.add(s.CSVRecord(id), assetService{AssetID: id, Service: s})
+	}); err != nil {
 		return err
 	}
 	return rec.close()

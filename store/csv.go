@@ -37,3 +37,13 @@ func (a Asset) CSVRecord() []string {
 		CSVSafe(a.Type), CSVSafe(a.Model), CSVSafe(a.Firmware), CSVSafe(a.Serial),
 		a.FirstSeen.UTC().Format(time.RFC3339), a.LastSeen.UTC().Format(time.RFC3339)}
 }
+
+// ServiceCSVHeader is the header row of service exports.
+var ServiceCSVHeader = []string{"asset_id", "port", "protocol", "service", "product",
+	"version"}
+
+// CSVRecord is the service of an asset as a row under ServiceCSVHeader.
+func (s Service) CSVRecord(assetID string) []string {
+	return []string{assetID, strconv.Itoa(int(s.Port)), s.Protocol, CSVSafe(s.Service),
+		CSVSafe(s.Product), CSVSafe(s.Version)}
+}

@@ -219,9 +219,9 @@ func (c *cli) newExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export --tenant T --out DIR [--format csv|json] [--passphrase-file F]",
 		Short: "Export one tenant's data (data portability), optionally sealed",
-		Long: "Write one tenant's assets, audit log and details as CSV or JSON files into DIR,\n" +
-			"with MANIFEST.json listing their SHA-256 sums. With --passphrase-file the files go\n" +
-			"into one sealed archive in DIR instead.",
+		Long: "Write one tenant's assets, services, audit log and details as CSV or JSON\n" +
+			"files into DIR, with MANIFEST.json listing their SHA-256 sums. With\n" +
+			"--passphrase-file the files go into one sealed archive in DIR instead.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tenant == "" || out == "" {

@@ -33,7 +33,8 @@ func TestBackupRestoreExportCLI(t *testing.T) {
 		"--format", "json"); code != 0 {
 		t.Fatalf("export: %d %q %q", code, out, errOut)
 	}
-	for _, f := range []string{"tenant.json", "assets.json", "audit.json", "MANIFEST.json"} {
+	for _, f := range []string{"tenant.json", "assets.json", "services.json", "audit.json",
+		"MANIFEST.json"} {
 		if _, err := os.Stat(filepath.Join(exp, f)); err != nil {
 			t.Errorf("export lacks %s", f)
 		}

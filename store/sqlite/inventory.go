@@ -198,3 +198,26 @@ func (t *TenantDB) AssetServices(ctx context.Context, assetID string) ([]store.S
 	}
 	return out, rows.Err()
 }
+
+// EachService calls fn for every service of every asset, ordered by asset and port.
+func (t *TenantDB) EachService(ctx context.Context, fn func(assetID string,
+	s store.Service) error) error {
+	rows, err := t.db.r(ctx).QueryContext(ctx, `SELECT asset_id, port, protocol, service,
+		product, version FROM asset_services ORDER BY asset_id, protocol, port`)
+	if err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var s store.Service
+		if err := rows.Scan(&id, &s.Port, &s.Protocol, &s.Service, &s.Product,
+			&s.Version); err != nil {
+			return err
+		}
+		if err := fn(id, s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
