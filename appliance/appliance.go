@@ -43,7 +43,8 @@ type Appliance struct {
 	metrics *prometheus.Registry
 	keyring *keys.Keyring
 	id      *identity
-	keyOps  keyOps // key rotation state (keys.go)
+	keyOps  keyOps     // key rotation state (keys.go)
+	jobs    *jobRunner // the scan job queue's runner (jobs.go)
 
 	adminPassword string
 	passwordCost  int
@@ -73,6 +74,7 @@ func Open(ctx context.Context, cfg config.Config, opt Options) (_ *Appliance, er
 	}
 	a := &Appliance{cfg: cfg, version: opt.Version, log: opt.Logger,
 		adminPassword: opt.AdminPassword, passwordCost: opt.PasswordCost}
+	a.jobs = newJobRunner(a)
 	defer func() {
 		if err != nil {
 			_ = a.Close() // whatever was opened before the failure, and the lock

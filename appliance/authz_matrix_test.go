@@ -93,6 +93,17 @@ var matrixRoutes = map[string]routeSpec{
 	"POST /v1/backup":                          {authz.PlatformBackup, 200},
 	"POST /v1/tenants/:tenant/scans":           {authz.TenantWrite, 400},
 	"POST /v1/tenants/:tenant/export":          {authz.TenantExport, 200},
+	"GET /v1/tenants/:tenant/assets":           {authz.TenantRead, 200},
+	"GET /v1/tenants/:tenant/assets/:id":       {authz.TenantRead, 404}, // :id names no asset
+
+	// Scan jobs and their schedules.
+	"GET /v1/tenants/:tenant/scans":                       {authz.TenantRead, 200},
+	"GET /v1/tenants/:tenant/scans/:scan":                 {authz.TenantRead, 404},
+	"DELETE /v1/tenants/:tenant/scans/:scan":              {authz.TenantWrite, 404},
+	"GET /v1/tenants/:tenant/scans/:scan/events":          {authz.TenantRead, 404},
+	"POST /v1/tenants/:tenant/scan-schedules":             {authz.TenantWrite, 400},
+	"GET /v1/tenants/:tenant/scan-schedules":              {authz.TenantRead, 200},
+	"DELETE /v1/tenants/:tenant/scan-schedules/:schedule": {authz.TenantWrite, 404},
 }
 
 const matrixPassword = "matrix test passphrase 4711"
@@ -178,7 +189,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			continue
 		}
 		path := strings.NewReplacer(":tenant", "tenant-a", ":user", ids["scratch"],
-			":session", uuid.NewString(), ":token", uuid.NewString()).Replace(rt.Path)
+			":session", uuid.NewString(), ":token", uuid.NewString(),
+			":scan", uuid.NewString(), ":schedule", uuid.NewString()).Replace(rt.Path)
 		if key == "DELETE /v1/tenants/:tenant" {
 			path = "/v1/tenants/scratch-t"
 		}

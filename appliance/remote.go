@@ -29,8 +29,11 @@ type Admin interface {
 	UpdateUser(ctx context.Context, ref string, up web.UserUpdate) (store.User, error)
 	ResetPassword(ctx context.Context, ref, password string) error
 	VerifyAudit(ctx context.Context, tenant string) (int, error)
-	Scan(ctx context.Context, tenantRef string, req web.ScanRequest,
-		progress func(web.ScanProgress)) (web.ScanReport, error)
+	SubmitScan(ctx context.Context, tenantRef string, req web.ScanRequest) (store.ScanJob,
+		error)
+	GetScan(ctx context.Context, tenantRef, id string) (store.ScanJob, error)
+	CancelScan(ctx context.Context, tenantRef, id string) (store.ScanJob, error)
+	WatchScan(ctx context.Context, tenantRef, id string) (<-chan store.ScanJob, error)
 	BackupTo(ctx context.Context, passphrase []byte, w io.Writer, size func(int64)) error
 	Export(ctx context.Context, tenantRef, format string, passphrase []byte,
 		w io.Writer) error
@@ -247,11 +250,70 @@ func (r *remote) RotateKeys(ctx context.Context, req web.KeyRotateRequest) (
 	return res, err
 }
 
-// Scan runs a scan in the server; progress is not streamed over the socket yet.
-func (r *remote) Scan(ctx context.Context, tenantRef string, req web.ScanRequest,
-	_ func(web.ScanProgress)) (web.ScanReport, error) {
-	var rep web.ScanReport
-	err := r.do(ctx, http.MethodPost, "/v1/tenants/"+url.PathEscape(tenantRef)+"/scans", req,
-		&rep)
-	return rep, err
+// remoteWatchPoll is how often a command following a job through the socket asks for it.
+const remoteWatchPoll = 500 * time.Millisecond
+
+func scanPath(tenantRef string, rest ...string) string {
+	p := "/v1/tenants/" + url.PathEscape(tenantRef) + "/scans"
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// SubmitScan queues a scan in the server.
+func (r *remote) SubmitScan(ctx context.Context, tenantRef string, req web.ScanRequest) (
+	store.ScanJob, error) {
+	var j store.ScanJob
+	err := r.do(ctx, http.MethodPost, scanPath(tenantRef), req, &j)
+	return j, err
+}
+
+// GetScan reads one job.
+func (r *remote) GetScan(ctx context.Context, tenantRef, id string) (store.ScanJob, error) {
+	var j store.ScanJob
+	err := r.do(ctx, http.MethodGet, scanPath(tenantRef, id), nil, &j)
+	return j, err
+}
+
+// CancelScan cancels a job.
+func (r *remote) CancelScan(ctx context.Context, tenantRef, id string) (store.ScanJob,
+	error) {
+	var j store.ScanJob
+	err := r.do(ctx, http.MethodDelete, scanPath(tenantRef, id), nil, &j)
+	return j, err
+}
+
+// WatchScan follows a job by asking for it every half second until it ends.
+func (r *remote) WatchScan(ctx context.Context, tenantRef, id string) (<-chan store.ScanJob,
+	error) {
+	j, err := r.GetScan(ctx, tenantRef, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan store.ScanJob)
+	go func() {
+		defer close(out)
+		tick := time.NewTicker(remoteWatchPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case out <- j:
+			case <-ctx.Done():
+				return
+			}
+			if j.State.Final() {
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+			if j, err = r.GetScan(ctx, tenantRef, id); err != nil {
+				return
+			}
+		}
+	}()
+	return out, nil
 }

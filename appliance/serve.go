@@ -89,6 +89,7 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
+	defer a.StartJobs(ctx)() // scan job queue, crash recovery and schedules (jobs.go)
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {

@@ -304,6 +304,7 @@ func (s *Server) routesV1() {
 	s.routesIdentity()
 	s.routesArchive()
 	s.routesScan()
+	s.routesAssets()
 	s.routesKeys()
 }
 

@@ -171,6 +171,18 @@ func (m *memService) DeleteTenant(_ context.Context, ref string) error {
 
 func (m *memService) Ready(context.Context) error { return m.readyErr }
 
+// ListAssets and GetAsset make the fake an inventory with no assets, so that the asset
+// routes are registered; their behaviour is tested against the real store in package
+// appliance.
+func (m *memService) ListAssets(context.Context, string, web.AssetFilter, store.Page) (
+	[]web.AssetBody, int, error) {
+	return nil, 0, nil
+}
+
+func (m *memService) GetAsset(_ context.Context, _, id string) (web.AssetDetail, error) {
+	return web.AssetDetail{}, store.Errorf(store.ErrNotFound, "asset %q does not exist", id)
+}
+
 // loopbackAddr is the RemoteAddr of test requests unless a test says otherwise.
 const loopbackAddr = "127.0.0.1:40000"
 
@@ -331,7 +343,32 @@ func (identityFake) BackupTo(context.Context, []byte, io.Writer, func(int64)) er
 func (identityFake) Export(context.Context, string, string, []byte, io.Writer) error {
 	return errNotInFake
 }
-func (identityFake) Scan(context.Context, string, web.ScanRequest, func(web.ScanProgress)) (
-	web.ScanReport, error) {
-	return web.ScanReport{}, errNotInFake
+func (identityFake) SubmitScan(context.Context, string, web.ScanRequest) (store.ScanJob,
+	error) {
+	return store.ScanJob{}, errNotInFake
+}
+func (identityFake) ListScans(context.Context, string, store.Page) ([]store.ScanJob, int,
+	error) {
+	return nil, 0, errNotInFake
+}
+func (identityFake) GetScan(context.Context, string, string) (store.ScanJob, error) {
+	return store.ScanJob{}, errNotInFake
+}
+func (identityFake) CancelScan(context.Context, string, string) (store.ScanJob, error) {
+	return store.ScanJob{}, errNotInFake
+}
+func (identityFake) WatchScan(context.Context, string, string) (<-chan store.ScanJob,
+	error) {
+	return nil, errNotInFake
+}
+func (identityFake) CreateScanSchedule(context.Context, string, web.ScanScheduleRequest) (
+	store.ScanSchedule, error) {
+	return store.ScanSchedule{}, errNotInFake
+}
+func (identityFake) ListScanSchedules(context.Context, string) ([]store.ScanSchedule,
+	error) {
+	return nil, errNotInFake
+}
+func (identityFake) DeleteScanSchedule(context.Context, string, string) error {
+	return errNotInFake
 }

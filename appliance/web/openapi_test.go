@@ -271,6 +271,18 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"MasterKeyRotation", web.MasterKeyRotation{}, nil, nil},
 		{"TenantKeyRotation", web.TenantKeyRotation{}, nil, nil},
 		{"KeyRotationFailure", web.KeyRotationFailure{}, nil, nil},
+		{"Asset", web.AssetBody{}, nil, nil},
+		{"AssetList", web.ListBody[web.AssetBody]{}, nil, nil},
+		// Embeds AssetBody: its fields are flattened into the object.
+		{"AssetDetail", web.AssetDetail{}, nil, nil},
+		{"AssetService", store.Service{}, nil, nil},
+		{"AssetEvidence", web.AssetEvidence{}, nil, nil},
+		{"ScanRequest", web.ScanRequest{}, nil, nil},
+		{"ScanJob", store.ScanJob{}, nil, nil},
+		{"ScanJobList", web.ListBody[store.ScanJob]{}, nil, nil},
+		{"ScanScheduleRequest", web.ScanScheduleRequest{}, []string{"cron", "targets"}, nil},
+		{"ScanSchedule", store.ScanSchedule{}, nil, nil},
+		{"ScanScheduleList", web.ListBody[store.ScanSchedule]{}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {

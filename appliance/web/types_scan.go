@@ -12,7 +12,9 @@ type ScanRequest struct {
 	Exclude []string `json:"exclude,omitempty"`
 	// Ports is a profile ("top100", "top1000") or a list ("22,80,8000-8100").
 	Ports string `json:"ports,omitempty"`
-	// SNMPCommunities are ad-hoc v2c communities (the vault comes with the jobs issue).
+	// SNMPCommunities are ad-hoc v2c communities. They are never stored: the job keeps
+	// them in the memory of the process that accepted it, so a job re-queued after a
+	// restart runs without them (the credential vault will hold stored ones).
 	SNMPCommunities []string `json:"snmp_communities,omitempty"`
 	// Force allows more than a /16 of addresses.
 	Force bool `json:"force,omitempty"`
@@ -48,4 +50,22 @@ type ScannedAsset struct {
 type ScanTargetError struct {
 	Target string `json:"target"`
 	Error  string `json:"error"`
+}
+
+// ScanScheduleRequest is the body of POST /v1/tenants/{tenant}/scan-schedules: a cron
+// expression (five fields, or @hourly, @daily, @every 30m …, in UTC) and the scan to queue.
+// Schedules take no SNMP communities, which would have to be stored.
+type ScanScheduleRequest struct {
+	Cron    string   `json:"cron"`
+	Targets []string `json:"targets"`
+	Exclude []string `json:"exclude,omitempty"`
+	Ports   string   `json:"ports,omitempty"`
+	Force   bool     `json:"force,omitempty"`
+	Rate    int      `json:"rate,omitempty"`
+}
+
+// Scan is the request the schedule queues.
+func (s ScanScheduleRequest) Scan() ScanRequest {
+	return ScanRequest{Targets: s.Targets, Exclude: s.Exclude, Ports: s.Ports, Force: s.Force,
+		Rate: s.Rate}
 }
