@@ -45,6 +45,10 @@ var matrixWho = map[authz.Action][]string{
 	authz.TenantTokensRead:      {"tenant-admin", "auditor", "platform-admin"},
 	authz.TenantTokensManage:    {"tenant-admin", "platform-admin"},
 	authz.TenantAuditRead:       {"tenant-admin", "auditor", "platform-admin"},
+
+	// The credential vault: only admins touch secrets; auditors see the metadata.
+	authz.TenantCredentialsRead:   {"tenant-admin", "auditor", "platform-admin"},
+	authz.TenantCredentialsManage: {"tenant-admin", "platform-admin"},
 }
 
 // routeSpec is what the matrix expects of a route: its action, and the status an allowed
@@ -104,6 +108,12 @@ var matrixRoutes = map[string]routeSpec{
 	"POST /v1/tenants/:tenant/scan-schedules":             {authz.TenantWrite, 400},
 	"GET /v1/tenants/:tenant/scan-schedules":              {authz.TenantRead, 200},
 	"DELETE /v1/tenants/:tenant/scan-schedules/:schedule": {authz.TenantWrite, 404},
+
+	// The credential vault; :credential names no credential.
+	"GET /v1/tenants/:tenant/credentials":                   {authz.TenantCredentialsRead, 200},
+	"POST /v1/tenants/:tenant/credentials":                  {authz.TenantCredentialsManage, 400},
+	"DELETE /v1/tenants/:tenant/credentials/:credential":    {authz.TenantCredentialsManage, 404},
+	"POST /v1/tenants/:tenant/credentials/:credential/test": {authz.TenantCredentialsManage, 404},
 }
 
 const matrixPassword = "matrix test passphrase 4711"
@@ -190,7 +200,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		path := strings.NewReplacer(":tenant", "tenant-a", ":user", ids["scratch"],
 			":session", uuid.NewString(), ":token", uuid.NewString(),
-			":scan", uuid.NewString(), ":schedule", uuid.NewString()).Replace(rt.Path)
+			":scan", uuid.NewString(), ":schedule", uuid.NewString(),
+			":credential", uuid.NewString()).Replace(rt.Path)
 		if key == "DELETE /v1/tenants/:tenant" {
 			path = "/v1/tenants/scratch-t"
 		}

@@ -50,6 +50,10 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	if err != nil {
 		return rep, err
 	}
+	vault, err := a.vaultSNMP(ctx, t.ID, req.Credentials) // unsealed now, never stored
+	if err != nil {
+		return rep, err
+	}
 	set, err := targets.Parse(ctx, joinSpec(req.Targets), targets.Options{
 		Resolver: net.DefaultResolver, Exclude: joinSpec(req.Exclude), Force: req.Force})
 	if err != nil {
@@ -89,7 +93,8 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	}
 	// 3. What listens there, and 4. what SNMP agents say.
 	services := a.identify(ctx, open, progress)
-	devices, snmpErrs := a.collectSNMP(ctx, alive, req.SNMPCommunities, progress)
+	devices, snmpErrs := a.collectSNMP(ctx, alive, vault, req.SNMPCommunities,
+		progress)
 	rep.Errors = append(rep.Errors, snmpErrs...)
 	// 5. Into the inventory.
 	progress(web.ScanProgress{Stage: "inventory", Total: len(alive)})
@@ -302,14 +307,16 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
 	return out
 }
 
-// collectSNMP reads the SNMP agents of the live hosts with the given v2c communities.
-func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr, communities []string,
-	progress func(web.ScanProgress)) (map[netip.Addr]*snmp.Device, []web.ScanTargetError) {
+// collectSNMP reads the SNMP agents of the live hosts with the vault's credential sets,
+// then the given ad-hoc v2c communities.
+func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr,
+	vault []snmp.Credential, communities []string, progress func(web.ScanProgress)) (
+	map[netip.Addr]*snmp.Device, []web.ScanTargetError) {
 	out := map[netip.Addr]*snmp.Device{}
-	if len(communities) == 0 {
+	if len(vault) == 0 && len(communities) == 0 {
 		return out, nil
 	}
-	var creds []snmp.Credential
+	creds := slices.Clone(vault)
 	for i, c := range communities {
 		creds = append(creds, snmp.Credential{Name: fmt.Sprintf("community-%d", i+1),
 			Version: "v2c", Community: c})

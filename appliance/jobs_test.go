@@ -124,10 +124,12 @@ func TestScanJobsFairAndCapped(t *testing.T) {
 	if len(got) != 2 || !(strings.HasPrefix(got[0], ta.ID) != strings.HasPrefix(got[1], ta.ID)) {
 		t.Fatalf("first two jobs %v: want one per tenant", got)
 	}
-	for range 4 {
+	// One slot at a time, so that the order jobs start in is the order they were taken.
+	for i := range 4 {
 		f.release <- struct{}{}
+		want := min(3+i, 4)
+		waitFor(t, "next job", func() bool { return len(f.startedList()) >= want })
 	}
-	waitFor(t, "all jobs", func() bool { return len(f.startedList()) == 4 })
 	var aOrder []string
 	for _, s := range f.startedList() {
 		if id, target, _ := strings.Cut(s, " "); id == ta.ID {

@@ -39,6 +39,12 @@ type Admin interface {
 		w io.Writer) error
 	KeyStatus(ctx context.Context) (web.KeyStatus, error)
 	RotateKeys(ctx context.Context, req web.KeyRotateRequest) (web.KeyRotateResult, error)
+	CreateCredential(ctx context.Context, tenantRef string, req web.CredentialRequest) (
+		store.Credential, error)
+	ListCredentials(ctx context.Context, tenantRef string) ([]store.Credential, error)
+	DeleteCredential(ctx context.Context, tenantRef, ref string) error
+	TestCredential(ctx context.Context, tenantRef, ref string,
+		req web.CredentialTestRequest) (web.CredentialTestResult, error)
 }
 
 var (
@@ -316,4 +322,41 @@ func (r *remote) WatchScan(ctx context.Context, tenantRef, id string) (<-chan st
 		}
 	}()
 	return out, nil
+}
+
+func credPath(tenantRef string, rest ...string) string {
+	p := "/v1/tenants/" + url.PathEscape(tenantRef) + "/credentials"
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// CreateCredential stores a credential in the server's vault.
+func (r *remote) CreateCredential(ctx context.Context, tenantRef string,
+	req web.CredentialRequest) (store.Credential, error) {
+	var c store.Credential
+	err := r.do(ctx, http.MethodPost, credPath(tenantRef), req, &c)
+	return c, err
+}
+
+// ListCredentials lists the vault's metadata.
+func (r *remote) ListCredentials(ctx context.Context, tenantRef string) ([]store.Credential,
+	error) {
+	var body web.ListBody[store.Credential]
+	err := r.do(ctx, http.MethodGet, credPath(tenantRef), nil, &body)
+	return body.Items, err
+}
+
+// DeleteCredential removes a credential.
+func (r *remote) DeleteCredential(ctx context.Context, tenantRef, ref string) error {
+	return r.do(ctx, http.MethodDelete, credPath(tenantRef, ref), nil, nil)
+}
+
+// TestCredential runs a test-connection in the server.
+func (r *remote) TestCredential(ctx context.Context, tenantRef, ref string,
+	req web.CredentialTestRequest) (web.CredentialTestResult, error) {
+	var res web.CredentialTestResult
+	err := r.do(ctx, http.MethodPost, credPath(tenantRef, ref, "test"), req, &res)
+	return res, err
 }

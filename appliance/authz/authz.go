@@ -40,6 +40,12 @@ const (
 	TenantAuditRead    Action = "tenant.audit.read"
 	TenantExport       Action = "tenant.export"
 	TenantWrite        Action = "tenant.write" // assets, scans, findings: the later issues
+	// TenantCredentialsRead lists the credential vault (metadata only) and
+	// TenantCredentialsManage adds, removes and tests credentials. Only tenant admins manage
+	// them: a test sends the secret to a target the caller chooses. Auditors read the list;
+	// standard users name credentials in scans without seeing the vault.
+	TenantCredentialsRead   Action = "tenant.credentials.read"   //nolint:gosec // an action name
+	TenantCredentialsManage Action = "tenant.credentials.manage" //nolint:gosec // an action name
 )
 
 // IsTenant reports whether the action is checked against a tenant membership.
@@ -57,7 +63,7 @@ var platformActions = map[Action]bool{
 var tenantActions = map[Action]bool{
 	TenantRead: true, TenantUpdate: true, TenantUsersRead: true, TenantUsersManage: true,
 	TenantTokensRead: true, TenantTokensManage: true, TenantAuditRead: true, TenantWrite: true,
-	TenantExport: true,
+	TenantExport: true, TenantCredentialsRead: true, TenantCredentialsManage: true,
 }
 
 // roleActions is the permission table: what each tenant role may do in its tenant. Auditors
@@ -65,10 +71,11 @@ var tenantActions = map[Action]bool{
 var roleActions = map[store.TenantRole]map[Action]bool{
 	store.RoleAdmin: {TenantRead: true, TenantUpdate: true, TenantUsersRead: true,
 		TenantUsersManage: true, TenantTokensRead: true, TenantTokensManage: true,
-		TenantAuditRead: true, TenantWrite: true, TenantExport: true},
+		TenantAuditRead: true, TenantWrite: true, TenantExport: true,
+		TenantCredentialsRead: true, TenantCredentialsManage: true},
 	store.RoleStandard: {TenantRead: true, TenantWrite: true},
 	store.RoleAuditor: {TenantRead: true, TenantUsersRead: true, TenantTokensRead: true,
-		TenantAuditRead: true, TenantExport: true},
+		TenantAuditRead: true, TenantExport: true, TenantCredentialsRead: true},
 }
 
 // RoleActions lists what a tenant role may do (for /v1/auth/me and the console).
@@ -88,7 +95,7 @@ func AllActions() []Action {
 		PlatformTenantsStatus, PlatformUsersRead, PlatformUsersManage, PlatformAuditRead,
 		PlatformBackup, PlatformKeys, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
 		TenantUsersManage, TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantExport,
-		TenantWrite}
+		TenantWrite, TenantCredentialsRead, TenantCredentialsManage}
 }
 
 // Principal is the caller of a request, established by authentication.

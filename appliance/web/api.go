@@ -306,6 +306,7 @@ func (s *Server) routesV1() {
 	s.routesScan()
 	s.routesAssets()
 	s.routesKeys()
+	s.routesCredentials()
 }
 
 // TenantCreate is the body of POST /v1/tenants.

@@ -372,3 +372,17 @@ func (identityFake) ListScanSchedules(context.Context, string) ([]store.ScanSche
 func (identityFake) DeleteScanSchedule(context.Context, string, string) error {
 	return errNotInFake
 }
+func (identityFake) CreateCredential(context.Context, string, web.CredentialRequest) (
+	store.Credential, error) {
+	return store.Credential{}, errNotInFake
+}
+func (identityFake) ListCredentials(context.Context, string) ([]store.Credential, error) {
+	return nil, errNotInFake
+}
+func (identityFake) DeleteCredential(context.Context, string, string) error {
+	return errNotInFake
+}
+func (identityFake) TestCredential(context.Context, string, string,
+	web.CredentialTestRequest) (web.CredentialTestResult, error) {
+	return web.CredentialTestResult{}, errNotInFake
+}

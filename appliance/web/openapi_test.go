@@ -283,6 +283,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"ScanScheduleRequest", web.ScanScheduleRequest{}, []string{"cron", "targets"}, nil},
 		{"ScanSchedule", store.ScanSchedule{}, nil, nil},
 		{"ScanScheduleList", web.ListBody[store.ScanSchedule]{}, nil, nil},
+		{"Credential", store.Credential{}, nil, nil},
+		{"CredentialList", web.ListBody[store.Credential]{}, nil, nil},
+		{"CredentialRequest", web.CredentialRequest{}, nil, nil},
+		{"CredentialTestRequest", web.CredentialTestRequest{}, nil, nil},
+		{"CredentialTestResult", web.CredentialTestResult{}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.schema, func(t *testing.T) {

@@ -14,8 +14,12 @@ type ScanRequest struct {
 	Ports string `json:"ports,omitempty"`
 	// SNMPCommunities are ad-hoc v2c communities. They are never stored: the job keeps
 	// them in the memory of the process that accepted it, so a job re-queued after a
-	// restart runs without them (the credential vault will hold stored ones).
+	// restart runs without them (Credentials names stored ones).
 	SNMPCommunities []string `json:"snmp_communities,omitempty"`
+	// Credentials names credentials of the tenant's vault, tried in order before the
+	// ad-hoc communities. Only the names are stored with the job; the secrets are unsealed
+	// when it runs.
+	Credentials []string `json:"credentials,omitempty"`
 	// Force allows more than a /16 of addresses.
 	Force bool `json:"force,omitempty"`
 	// Rate caps probes per second for this scan; 0 means the appliance's limit only.

@@ -107,7 +107,7 @@ func (c *cli) newRootCmd() *cobra.Command {
 	pf.BoolVar(&c.json, "json", false, "print machine-readable JSON")
 	root.AddCommand(c.newServeCmd(), c.newVersionCmd(), c.newTenantCmd(), c.newUserCmd(),
 		c.newAuditCmd(), c.newBackupCmd(), c.newRestoreCmd(), c.newExportCmd(),
-		c.newKeysCmd(), c.newServiceCmd(), c.newScanCmd(), c.newLabCmd())
+		c.newKeysCmd(), c.newServiceCmd(), c.newScanCmd(), c.newLabCmd(), c.newCredCmd())
 	return root
 }
 
