@@ -38,6 +38,9 @@ type TCPPing struct {
 
 var _ Discoverer = TCPPing{}
 
+// MaxPingInFlight caps the probes host discovery keeps in flight (see Discover).
+const MaxPingInFlight = 384
+
 // Discover probes req.Ports (DefaultPingPorts when empty) on each target, stops probing a
 // host at its first answer, and reports it. req.Proto is ignored. Unless req.Timing.Retries
 // says otherwise, unanswered pings are not retried: a live host answers on any of several
@@ -51,6 +54,13 @@ func (d TCPPing) Discover(ctx context.Context, req Request, alive func(Host)) (P
 		req.Timing.Retries = -1
 	}
 	req.Proto = TCP
+	// Every silent on-link address holds an incomplete neighbour (ARP) entry until it times
+	// out, and Linux keeps at most 1,024 (gc_thresh3): past that, connects to new addresses
+	// fail and live hosts are missed. Keeping this job's probes in flight well below it keeps
+	// sweeps of a LAN complete; answered probes are fast, so the cost is small.
+	if req.Concurrency == 0 || req.Concurrency > MaxPingInFlight {
+		req.Concurrency = MaxPingInFlight
+	}
 	var found sync.Map // netip.Addr → struct{}: written by the consumer, read by the feeder
 	req.skip = func(a netip.Addr) bool { _, ok := found.Load(a); return ok }
 	return d.Scanner.Scan(ctx, req, func(r Result) {
