@@ -199,8 +199,9 @@ func scanLikeAppliance(ctx context.Context, cfg Config, set *targets.Set,
 // well-known ports, scanned with the top-100 ports by this package (TCP ping, then ports,
 // as appliance.Scan does) and by `nmap -sT -Pn -n -T4 --max-retries 1`. It reports probes/s
 // and open-port recall against the lab's truth for both (and the probe's rate at 256 in
-// flight, for comparison); it fails if either scanner runs past its budget. Binding well-known ports on loopback needs root (or a lowered
-// net.ipv4.ip_unprivileged_port_start); without it the benchmark skips.
+// flight, for comparison); it fails if either scanner runs past its budget. Binding
+// well-known ports on loopback needs root (or a lowered net.ipv4.ip_unprivileged_port_start);
+// without it the benchmark skips.
 func BenchmarkOpenLabVsNmap(b *testing.B) {
 	nmap := lookNmap(b)
 	ctx := context.Background()
