@@ -2,9 +2,13 @@ package probe
 
 import (
 	"context"
+	"iter"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // DefaultPingPorts are the TCP ports host discovery tries: web, SSH, and the two ports a
@@ -41,6 +45,53 @@ var _ Discoverer = TCPPing{}
 // MaxPingInFlight caps the probes host discovery keeps in flight (see Discover).
 const MaxPingInFlight = 384
 
+// OnLinkRate is how many new on-link addresses host discovery starts per second, so that
+// their incomplete neighbour entries (about 3 s each) stay under Linux's default limit of
+// 1,024 (see Discover).
+const OnLinkRate = 250
+
+// onLinkPrefixes lists the subnets of this machine's non-loopback interfaces.
+func onLinkPrefixes() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() {
+			continue
+		}
+		p, err := netip.ParsePrefix(ipn.String())
+		if err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// paceOnLink yields targets, waiting between on-link addresses so that no more than perSec
+// of them start each second.
+func paceOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.Prefix,
+	perSec int) iter.Seq[netip.Addr] {
+	lim := rate.NewLimiter(rate.Limit(perSec), perSec/4)
+	return func(yield func(netip.Addr) bool) {
+		for a := range targets {
+			for _, p := range link {
+				if p.Contains(a) {
+					if err := lim.Wait(ctx); err != nil {
+						return
+					}
+					break
+				}
+			}
+			if !yield(a) {
+				return
+			}
+		}
+	}
+}
+
 // Discover probes req.Ports (DefaultPingPorts when empty) on each target, stops probing a
 // host at its first answer, and reports it. req.Proto is ignored. Unless req.Timing.Retries
 // says otherwise, unanswered pings are not retried: a live host answers on any of several
@@ -60,6 +111,12 @@ func (d TCPPing) Discover(ctx context.Context, req Request, alive func(Host)) (P
 	// sweeps of a LAN complete; answered probes are fast, so the cost is small.
 	if req.Concurrency == 0 || req.Concurrency > MaxPingInFlight {
 		req.Concurrency = MaxPingInFlight
+	}
+	// The cap bounds entries in flight, not their lifetime: an incomplete entry lives about
+	// 3 s, so new on-link addresses are also paced to OnLinkRate a second. Routed and loopback
+	// addresses need no neighbour entry of their own and are not slowed.
+	if link := onLinkPrefixes(); len(link) > 0 && req.Targets != nil {
+		req.Targets = paceOnLink(ctx, req.Targets, link, OnLinkRate)
 	}
 	var found sync.Map // netip.Addr → struct{}: written by the consumer, read by the feeder
 	req.skip = func(a netip.Addr) bool { _, ok := found.Load(a); return ok }
