@@ -47,6 +47,21 @@ func (a *Appliance) Sessions(ctx context.Context) ([]store.Session, error) {
 	return ss, err
 }
 
+// RevokeOwnSessions signs the caller out everywhere: every session of the caller ends,
+// this one included.
+func (a *Appliance) RevokeOwnSessions(ctx context.Context) error {
+	p := authz.FromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return store.Errorf(store.ErrInvalid, "only a signed-in user has sessions")
+	}
+	if err := a.store.RevokeUserSessions(ctx, p.UserID, a.id.now()); err != nil {
+		return err
+	}
+	a.id.invalidate()
+	a.audit(ctx, "", "auth.sessions_revoke_all", p.Email, "success", nil)
+	return nil
+}
+
 // RevokeOwnSession ends one of the caller's sessions.
 func (a *Appliance) RevokeOwnSession(ctx context.Context, id string) error {
 	p := authz.FromContext(ctx)

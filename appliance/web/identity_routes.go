@@ -22,6 +22,7 @@ func (s *Server) routesIdentity() {
 	s.handle(http.MethodPost, "/v1/auth/logout", authz.Self, s.logout)
 	s.handle(http.MethodGet, "/v1/auth/me", authz.Self, s.me)
 	s.handle(http.MethodGet, "/v1/auth/sessions", authz.Self, s.sessions)
+	s.handle(http.MethodDelete, "/v1/auth/sessions", authz.Self, s.revokeSessions)
 	s.handle(http.MethodDelete, "/v1/auth/sessions/:session", authz.Self, s.revokeSession)
 	s.handle(http.MethodPost, "/v1/auth/password", authz.Self, s.changePassword)
 	s.handle(http.MethodPost, "/v1/auth/mfa/totp", authz.Self, s.startTOTP)
@@ -128,6 +129,15 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": ss})
+}
+
+func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if err := s.svc.RevokeOwnSessions(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	clearRefreshCookie(w)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {

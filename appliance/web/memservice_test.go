@@ -290,6 +290,7 @@ func (identityFake) Me(context.Context) (web.Me, error) {
 	return web.Me{}, errNotInFake
 }
 func (identityFake) RevokeOwnSession(context.Context, string) error { return errNotInFake }
+func (identityFake) RevokeOwnSessions(context.Context) error        { return errNotInFake }
 func (identityFake) Sessions(context.Context) ([]store.Session, error) {
 	return nil, errNotInFake
 }

@@ -34,6 +34,7 @@ type Service interface {
 	Me(ctx context.Context) (Me, error)
 	Sessions(ctx context.Context) ([]store.Session, error)
 	RevokeOwnSession(ctx context.Context, id string) error
+	RevokeOwnSessions(ctx context.Context) error
 	ChangePassword(ctx context.Context, oldPassword, newPassword string) error
 	StartTOTP(ctx context.Context) (TOTPEnrolment, error)
 	ConfirmTOTP(ctx context.Context, code string) ([]string, error)
