@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/config"
+	"github.com/tenantra/tenantra/network/snmp"
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
 	"github.com/tenantra/tenantra/store/results"
@@ -45,6 +47,10 @@ type Appliance struct {
 	id      *identity
 	keyOps  keyOps     // key rotation state (keys.go)
 	jobs    *jobRunner // the scan job queue's runner (jobs.go)
+
+	snmpOnce     sync.Once // embedded SNMP tables, parsed on first use (discovery.go)
+	snmpProfiles *snmp.Profiles
+	snmpOUI      *snmp.OUITable
 
 	adminPassword string
 	passwordCost  int

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,8 +55,8 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	if err != nil {
 		return rep, err
 	}
-	set, err := targets.Parse(ctx, joinSpec(req.Targets), targets.Options{
-		Resolver: net.DefaultResolver, Exclude: joinSpec(req.Exclude), Force: req.Force})
+	set, err := targets.Parse(ctx, strings.Join(req.Targets, ","), targets.Options{
+		Resolver: net.DefaultResolver, Exclude: strings.Join(req.Exclude, ","), Force: req.Force})
 	if err != nil {
 		return rep, store.Errorf(store.ErrInvalid, "%s", err.Error())
 	}
@@ -93,9 +94,8 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	}
 	// 3. What listens there, and 4. what SNMP agents say.
 	services := a.identify(ctx, open, progress)
-	devices, snmpErrs := a.collectSNMP(ctx, alive, vault, req.SNMPCommunities,
+	devices := a.collectSNMP(ctx, alive, vault, req.SNMPCommunities,
 		progress)
-	rep.Errors = append(rep.Errors, snmpErrs...)
 	// 5. Into the inventory.
 	progress(web.ScanProgress{Stage: "inventory", Total: len(alive)})
 	tdb, release, err := a.store.TenantDB(ctx, t.ID)
@@ -136,7 +136,7 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 		progress(web.ScanProgress{Stage: "inventory", Done: i + 1, Total: len(alive)})
 	}
 	rep.Finished = time.Now().UTC()
-	a.audit(ctx, t.ID, "scan.run", joinSpec(req.Targets), "success", map[string]any{
+	a.audit(ctx, t.ID, "scan.run", strings.Join(req.Targets, ","), "success", map[string]any{
 		"hosts": rep.Hosts, "open_ports": rep.OpenPorts, "assets": len(rep.Assets)})
 	progress(web.ScanProgress{Stage: "done", Done: len(rep.Assets), Total: len(rep.Assets)})
 	return rep, nil
@@ -155,17 +155,6 @@ func scanPorts(spec string) ([]uint16, error) {
 			"such as 22,80,8000-8100 (%v)", spec, err)
 	}
 	return ps, nil
-}
-
-func joinSpec(parts []string) string {
-	out := ""
-	for i, p := range parts {
-		if i > 0 {
-			out += ","
-		}
-		out += p
-	}
-	return out
 }
 
 // identify runs the fingerprint for each open port, a few at a time.
@@ -210,6 +199,60 @@ func (a *Appliance) identify(ctx context.Context, open map[netip.Addr][]uint16,
 	return out
 }
 
+// grabber identifies one protocol on an open port, dialling as often as it needs.
+type grabber func(ctx context.Context, dial fingerprint.Dialer, host string, port int) (
+	fingerprint.Service, error)
+
+// onConn adapts a grabber that needs one connection.
+func onConn[I interface{ Service(int) fingerprint.Service }](
+	fn func(context.Context, net.Conn, fingerprint.Limits) (I, error)) grabber {
+	return func(ctx context.Context, dial fingerprint.Dialer, _ string, port int) (
+		fingerprint.Service, error) {
+		c, err := dial(ctx)
+		if err != nil {
+			return fingerprint.Service{}, err
+		}
+		defer func() { _ = c.Close() }()
+		info, err := fn(ctx, c, scanLimits)
+		return info.Service(port), err
+	}
+}
+
+// onDialer adapts a grabber that opens its own connections (TLS per version, SMB, RDP).
+func onDialer[I interface{ Service(int) fingerprint.Service }](
+	fn func(context.Context, fingerprint.Dialer, fingerprint.Limits) (I, error)) grabber {
+	return func(ctx context.Context, dial fingerprint.Dialer, _ string, port int) (
+		fingerprint.Service, error) {
+		info, err := fn(ctx, dial, scanLimits)
+		return info.Service(port), err
+	}
+}
+
+// grabbers maps well-known ports to the protocol to try there.
+var grabbers = func() map[uint16]grabber {
+	m := map[uint16]grabber{
+		21: onConn(fingerprint.GrabFTP), 22: onConn(fingerprint.GrabSSH),
+		23: onConn(fingerprint.GrabTelnet), 25: onConn(fingerprint.GrabSMTP),
+		587: onConn(fingerprint.GrabSMTP), 110: onConn(fingerprint.GrabPOP3),
+		143: onConn(fingerprint.GrabIMAP), 445: onDialer(fingerprint.GrabSMB),
+		3389: onDialer(fingerprint.GrabRDP), 3306: onConn(fingerprint.GrabMySQL),
+		5432: onConn(fingerprint.GrabPostgres), 6379: onConn(fingerprint.GrabRedis),
+		27017: onConn(fingerprint.GrabMongoDB),
+	}
+	tls := func(ctx context.Context, dial fingerprint.Dialer, host string, port int) (
+		fingerprint.Service, error) {
+		info, err := fingerprint.GrabTLS(ctx, dial, host, scanLimits, time.Now())
+		return info.Service(port), err
+	}
+	for _, p := range []uint16{443, 8443} {
+		m[p] = tls
+	}
+	for _, p := range []uint16{80, 8000, 8008, 8080, 8081, 8888} {
+		m[p] = onConn(fingerprint.GrabHTTP)
+	}
+	return m
+}()
+
 // grab identifies the service on one port by the protocol its number suggests; an
 // unidentified open port is still recorded.
 func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
@@ -218,86 +261,10 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
 		d := net.Dialer{Timeout: scanLimits.Timeout}
 		return d.DialContext(ctx, "tcp", hostport)
 	}
-	withConn := func(fn func(net.Conn) (fingerprint.Service, error)) (fingerprint.Service,
-		error) {
-		c, err := dial(ctx)
-		if err != nil {
-			return fingerprint.Service{}, err
-		}
-		defer c.Close()
-		return fn(c)
-	}
-	p := int(port)
 	var s fingerprint.Service
 	var err error
-	switch port {
-	case 22:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabSSH(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 21:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabFTP(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 23:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabTelnet(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 25, 587:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabSMTP(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 110:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabPOP3(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 143:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabIMAP(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 443, 8443:
-		var i fingerprint.TLSInfo
-		i, err = fingerprint.GrabTLS(ctx, dial, addr.String(), scanLimits, time.Now())
-		s = i.Service(p)
-	case 445:
-		var i fingerprint.SMBInfo
-		i, err = fingerprint.GrabSMB(ctx, dial, scanLimits)
-		s = i.Service(p)
-	case 3389:
-		var i fingerprint.RDPInfo
-		i, err = fingerprint.GrabRDP(ctx, dial, scanLimits)
-		s = i.Service(p)
-	case 3306:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabMySQL(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 5432:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabPostgres(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 6379:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabRedis(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 27017:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabMongoDB(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
-	case 80, 8000, 8008, 8080, 8081, 8888:
-		s, err = withConn(func(c net.Conn) (fingerprint.Service, error) {
-			i, err := fingerprint.GrabHTTP(ctx, c, scanLimits)
-			return i.Service(p), err
-		})
+	if g, ok := grabbers[port]; ok {
+		s, err = g(ctx, dial, addr.String(), int(port))
 	}
 	out := store.Service{Port: port, Protocol: "tcp", Service: s.Name, Product: s.Product,
 		Version: s.Version}
@@ -310,22 +277,20 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
 // collectSNMP reads the SNMP agents of the live hosts with the vault's credential sets,
 // then the given ad-hoc v2c communities.
 func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr,
-	vault []snmp.Credential, communities []string, progress func(web.ScanProgress)) (
-	map[netip.Addr]*snmp.Device, []web.ScanTargetError) {
+	vault []snmp.Credential, communities []string,
+	progress func(web.ScanProgress)) map[netip.Addr]*snmp.Device {
 	out := map[netip.Addr]*snmp.Device{}
 	if len(vault) == 0 && len(communities) == 0 {
-		return out, nil
+		return out
 	}
 	creds := slices.Clone(vault)
 	for i, c := range communities {
 		creds = append(creds, snmp.Credential{Name: fmt.Sprintf("community-%d", i+1),
 			Version: "v2c", Community: c})
 	}
-	profiles, _ := snmp.LoadProfiles(fixtures.SNMP())
-	oui, _ := snmp.LoadOUI(fixtures.SNMP())
+	profiles, oui := a.snmpTables()
 	client := snmp.NewClient(snmp.Config{Timeout: time.Second, Deadline: time.Minute},
 		profiles, oui)
-	var errs []web.ScanTargetError
 	for i, h := range hosts {
 		progress(web.ScanProgress{Stage: "snmp", Done: i, Total: len(hosts)})
 		d, err := client.Collect(ctx, h.String(), creds)
@@ -334,5 +299,16 @@ func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr,
 		}
 		out[h] = d
 	}
-	return out, errs
+	return out
+}
+
+// snmpTables parses the embedded vendor profiles and OUI table once per appliance rather
+// than on every scan. The fixtures are compiled in and tested, so a parse error means a
+// broken build: devices then simply go unidentified.
+func (a *Appliance) snmpTables() (*snmp.Profiles, *snmp.OUITable) {
+	a.snmpOnce.Do(func() {
+		a.snmpProfiles, _ = snmp.LoadProfiles(fixtures.SNMP())
+		a.snmpOUI, _ = snmp.LoadOUI(fixtures.SNMP())
+	})
+	return a.snmpProfiles, a.snmpOUI
 }

@@ -428,7 +428,7 @@ func (a *Appliance) SubmitScan(ctx context.Context, tenantRef string, req web.Sc
 		a.jobs.mu.Unlock()
 	}
 	a.audit(ctx, t.ID, "scan.submit", j.ID, "success", map[string]any{
-		"targets": joinSpec(req.Targets), "ports": req.Ports})
+		"targets": strings.Join(req.Targets, ","), "ports": req.Ports})
 	a.jobs.addPending(t.ID)
 	return j, nil
 }
@@ -598,7 +598,7 @@ func (a *Appliance) CreateScanSchedule(ctx context.Context, tenantRef string,
 	if _, err := cron.ParseStandard(spec); err != nil || spec == "" {
 		return store.ScanSchedule{}, store.Errorf(store.ErrInvalid, "cron %q is not a "+
 			"schedule: use five fields (minute hour day month weekday, UTC) such as "+
-			"\"0 2 * * *\", or @hourly, @daily, @every 6h", truncateText(spec, 60))
+			"\"0 2 * * *\", or @hourly, @daily, @every 6h", store.Truncate(spec, 60))
 	}
 	scan := req.Scan()
 	if err := validateScan(scan); err != nil {
@@ -615,7 +615,7 @@ func (a *Appliance) CreateScanSchedule(ctx context.Context, tenantRef string,
 		return s, err
 	}
 	a.audit(ctx, t.ID, "scan.schedule.create", s.ID, "success", map[string]any{
-		"cron": spec, "targets": joinSpec(scan.Targets)})
+		"cron": spec, "targets": strings.Join(scan.Targets, ",")})
 	return s, nil
 }
 
@@ -649,14 +649,7 @@ func (a *Appliance) DeleteScanSchedule(ctx context.Context, tenantRef, id string
 	return err
 }
 
-func truncateText(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
-}
-
 var _ web.ScanJobs = (*Appliance)(nil)
 
 // errorText is a job error as stored; kept short.
-func errorText(err error) string { return truncateText(fmt.Sprint(err), 500) }
+func errorText(err error) string { return store.Truncate(fmt.Sprint(err), 500) }

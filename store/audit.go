@@ -238,7 +238,7 @@ func ChainAuditEvent(e AuditEvent, prevSeq int64, prevHash []byte) (AuditEvent, 
 	case AuditSuccess, AuditFailure, AuditDenied:
 	default:
 		return AuditEvent{}, Errorf(ErrInvalid, "audit outcome %q must be %q, %q or %q",
-			truncate(e.Outcome, 40), AuditSuccess, AuditFailure, AuditDenied)
+			Truncate(e.Outcome, 40), AuditSuccess, AuditFailure, AuditDenied)
 	}
 	if len(e.Diff) > maxAuditDiff {
 		return AuditEvent{}, Errorf(ErrInvalid, "audit diff of %d bytes exceeds %d",

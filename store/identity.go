@@ -94,12 +94,12 @@ var ErrReplay = Errorf(ErrConflict, "credential already used")
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
 	if len(e) > 254 || strings.ContainsAny(e, " \t\r\n<>") {
-		return "", Errorf(ErrInvalid, "email %q is not a valid address", truncate(email, 60))
+		return "", Errorf(ErrInvalid, "email %q is not a valid address", Truncate(email, 60))
 	}
 	// admin@localhost is the bootstrap account; mail.ParseAddress accepts it too.
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || !strings.Contains(e, "@") {
-		return "", Errorf(ErrInvalid, "email %q is not a valid address", truncate(email, 60))
+		return "", Errorf(ErrInvalid, "email %q is not a valid address", Truncate(email, 60))
 	}
 	return e, nil
 }

@@ -101,7 +101,7 @@ var slugRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 func ValidateSlug(slug string) error {
 	if len(slug) < 3 || len(slug) > 40 || !slugRE.MatchString(slug) {
 		return Errorf(ErrInvalid, "tenant slug %q must be 3-40 characters of lowercase letters, "+
-			"digits and single hyphens (e.g. acme-corp)", truncate(slug, 60))
+			"digits and single hyphens (e.g. acme-corp)", Truncate(slug, 60))
 	}
 	return nil
 }
@@ -122,7 +122,9 @@ func ValidateTenantName(name string) error {
 	return nil
 }
 
-func truncate(s string, n int) string {
+// Truncate shortens s to n bytes plus "..." for error messages, so that a hostile value
+// (a megabyte slug, say) cannot blow up a message or a log line.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

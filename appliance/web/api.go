@@ -113,7 +113,7 @@ func decode(r *http.Request, v any) error {
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"request body must be sent as Content-Type: application/json, not %q",
-			truncate(ct, 60))
+			store.Truncate(ct, 60))
 	}
 	body, err := io.ReadAll(r.Body)
 	var big *http.MaxBytesError
@@ -196,7 +196,7 @@ func checkKeys(body []byte, v any) error {
 		switch {
 		case !known[key]:
 			return errorf(http.StatusBadRequest, "unknown_field",
-				"request body has unknown field %q", truncate(key, 60))
+				"request body has unknown field %q", store.Truncate(key, 60))
 		case seen[key]:
 			return errorf(http.StatusBadRequest, "invalid_json",
 				"field %q appears more than once", key)
@@ -246,7 +246,7 @@ func parsePage(r *http.Request) (store.Page, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1_000_000 {
 			return p, errorf(http.StatusBadRequest, "invalid",
-				"page must be a whole number from 1, got %q", truncate(v, 20))
+				"page must be a whole number from 1, got %q", store.Truncate(v, 20))
 		}
 		p.Page = n
 	}
@@ -255,18 +255,11 @@ func parsePage(r *http.Request) (store.Page, error) {
 		if err != nil || n < 1 || n > store.MaxPageSize {
 			return p, errorf(http.StatusBadRequest, "invalid",
 				"page_size must be a whole number from 1 to %d, got %q", store.MaxPageSize,
-				truncate(v, 20))
+				store.Truncate(v, 20))
 		}
 		p.Size = n
 	}
 	return p, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }
 
 // writeList answers a list with an ETag, or 304 when the client's copy is current.

@@ -57,7 +57,7 @@ func (s *Server) routesAssets() {
 			id := ps.ByName("id")
 			if len(id) > 100 || !utf8.ValidString(id) {
 				s.fail(w, r, store.Errorf(store.ErrNotFound, "asset %q does not exist",
-					truncate(strings.ToValidUTF8(id, "?"), 60)))
+					store.Truncate(strings.ToValidUTF8(id, "?"), 60)))
 				return
 			}
 			a, err := inv.GetAsset(r.Context(), tenantFrom(r.Context()).ID, id)
@@ -93,7 +93,7 @@ func parseAssetFilter(r *http.Request) (AssetFilter, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 65535 {
 			return f, invalidParam("port must be a whole number from 1 to 65535, got %q",
-				truncate(v, 20))
+				store.Truncate(v, 20))
 		}
 		f.Port = uint16(n)
 	}
@@ -101,7 +101,7 @@ func parseAssetFilter(r *http.Request) (AssetFilter, error) {
 		pfx, err := netip.ParsePrefix(v)
 		if err != nil {
 			return f, invalidParam("subnet must be a CIDR such as 10.1.0.0/16 or "+
-				"2001:db8::/64, got %q", truncate(strings.ToValidUTF8(v, "?"), 60))
+				"2001:db8::/64, got %q", store.Truncate(strings.ToValidUTF8(v, "?"), 60))
 		}
 		f.Subnet = pfx.Masked().String()
 	}
@@ -114,7 +114,7 @@ func parseAssetFilter(r *http.Request) (AssetFilter, error) {
 			}
 			return f, invalidParam("sort must be one of %s, with - for descending "+
 				"(e.g. -last_seen); got %q", strings.Join(names, ", "),
-				truncate(strings.ToValidUTF8(v, "?"), 40))
+				store.Truncate(strings.ToValidUTF8(v, "?"), 40))
 		}
 		f.Sort, f.Desc = store.AssetSort(name), desc
 	}

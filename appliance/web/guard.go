@@ -48,7 +48,7 @@ func (s *Server) guard(r *http.Request, action authz.Action, tenantRef string) (
 		t, err := s.svc.GetTenant(ctx, tenantRef)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !authz.IsMember(p, t.ID) {
 			return r, store.Errorf(store.ErrNotFound, "tenant %q does not exist",
-				truncate(tenantRef, 60))
+				store.Truncate(tenantRef, 60))
 		}
 		if err != nil {
 			return r, err

@@ -99,7 +99,7 @@ type Manifest struct {
 func SafeName(name string) error {
 	bad := func(why string) error {
 		return store.Errorf(store.ErrInvalid, "archive entry name %q is not allowed: %s",
-			truncate(name, 80), why)
+			store.Truncate(name, 80), why)
 	}
 	switch {
 	case name == "":
@@ -120,11 +120,4 @@ func SafeName(name string) error {
 		return bad("it is not a clean relative path")
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -264,7 +264,7 @@ func compare(seen, listed []Entry) error {
 	for _, e := range listed {
 		if _, dup := want[e.Name]; dup {
 			return store.Errorf(store.ErrCorrupt, "archive manifest lists entry %q twice",
-				truncate(e.Name, 80))
+				store.Truncate(e.Name, 80))
 		}
 		want[e.Name] = e
 	}
@@ -286,7 +286,7 @@ func compare(seen, listed []Entry) error {
 	for _, e := range listed {
 		if _, missing := want[e.Name]; missing {
 			return store.Errorf(store.ErrCorrupt, "archive entry %q listed in the manifest is "+
-				"missing", truncate(e.Name, 80))
+				"missing", store.Truncate(e.Name, 80))
 		}
 	}
 	return nil

@@ -58,7 +58,7 @@ func newWriter(w io.Writer, s Sealing, meta map[string]string, kdf kdfParams,
 	for k, v := range meta {
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
 			return nil, store.Errorf(store.ErrInvalid, "archive metadata %q is not valid UTF-8",
-				truncate(k, 40))
+				store.Truncate(k, 40))
 		}
 	}
 	h, dataKey, err := newHeader(s, kdf)

@@ -50,7 +50,7 @@ func (l *auditLog) Append(ctx context.Context, e store.AuditEvent) (store.AuditE
 		case l.tenant.Slug, l.tenant.ID:
 		default:
 			return store.AuditEvent{}, store.Errorf(store.ErrInvalid, "audit event of tenant "+
-				"%q cannot go into the chain of tenant %q", truncate(e.Tenant, 60),
+				"%q cannot go into the chain of tenant %q", store.Truncate(e.Tenant, 60),
 				l.tenant.Slug)
 		}
 	}

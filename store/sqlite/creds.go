@@ -63,7 +63,7 @@ func (t *TenantDB) CreateCredential(ctx context.Context, c store.Credential) (
 	if errors.Is(err, sqlite3.CONSTRAINT_UNIQUE) || errors.Is(err,
 		sqlite3.CONSTRAINT_PRIMARYKEY) {
 		return c, store.Errorf(store.ErrConflict, "a credential named %q exists already",
-			truncateID(c.Name))
+			store.Truncate(c.Name, 60))
 	}
 	if err != nil {
 		return c, fmt.Errorf("create credential: %w", err)
@@ -78,7 +78,7 @@ func (t *TenantDB) Credential(ctx context.Context, ref string) (store.Credential
 		ref))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.Errorf(store.ErrNotFound, "credential %q does not exist",
-			truncateID(ref))
+			store.Truncate(ref, 60))
 	}
 	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		return c, fmt.Errorf("get credential: %w", err)

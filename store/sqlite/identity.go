@@ -61,7 +61,7 @@ func (s *Store) GetUser(ctx context.Context, ref string) (store.User, error) {
 		" FROM users WHERE id = ? OR email = ?", ref, ref))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.Errorf(store.ErrNotFound, "user %q does not exist",
-			truncate(ref, 80))
+			store.Truncate(ref, 80))
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("get user: %w", err)
@@ -460,7 +460,8 @@ func (s *Store) RevokeAPIToken(ctx context.Context, tenantID, id string, at time
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return store.Errorf(store.ErrNotFound, "API token %q does not exist", truncate(id, 60))
+		return store.Errorf(store.ErrNotFound, "API token %q does not exist",
+			store.Truncate(id, 60))
 	}
 	return nil
 }

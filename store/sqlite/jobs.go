@@ -65,19 +65,12 @@ func (t *TenantDB) ScanJob(ctx context.Context, id string) (store.ScanJob, error
 		" FROM scan_jobs WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, store.Errorf(store.ErrNotFound, "scan job %q does not exist",
-			truncateID(id))
+			store.Truncate(id, 60))
 	}
 	if err != nil {
 		return j, fmt.Errorf("get scan job: %w", err)
 	}
 	return j, nil
-}
-
-func truncateID(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }
 
 // ListScanJobs returns a page of jobs, newest first, and the total.
@@ -278,7 +271,7 @@ func (t *TenantDB) DeleteScanSchedule(ctx context.Context, id string) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return store.Errorf(store.ErrNotFound, "scan schedule %q does not exist",
-			truncateID(id))
+			store.Truncate(id, 60))
 	}
 	return nil
 }

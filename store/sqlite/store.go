@@ -239,7 +239,7 @@ func (s *Store) GetTenant(ctx context.Context, ref string) (store.Tenant, error)
 		ref, ref))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Tenant{}, store.Errorf(store.ErrNotFound, "tenant %q does not exist",
-			truncate(ref, 60))
+			store.Truncate(ref, 60))
 	}
 	if err != nil {
 		return store.Tenant{}, fmt.Errorf("get tenant: %w", err)
@@ -555,11 +555,4 @@ func (s *Store) TenantDB(ctx context.Context, ref string) (*TenantDB, func(), er
 		return nil, nil, err
 	}
 	return &TenantDB{Tenant: t, db: db}, func() { release(); leave() }, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
