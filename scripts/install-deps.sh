@@ -7,6 +7,11 @@ set -euo pipefail
 # Peers of later issues are added here (snmpd, samba, postgresql, chromium, ...).
 PACKAGES=(ca-certificates git make
   snmpd snmp snmpsim # network/snmp and network/lab/snmpagent tests (real agents)
+  nmap iptables iproute2 # discovery benchmarks side by side with nmap, network namespaces
+  # network/ldap tests: a throwaway Samba AD DC (the last two are only recommends of samba)
+  samba winbind krb5-user ldb-tools ldap-utils samba-dsdb-modules samba-ad-provision
+  poppler-utils # pdftotext reads the compliance PDF back
+  chromium # ui e2e tests (Playwright drives Debian's browser; none is downloaded)
   wixl msitools osslsigncode curl adduser procps) # make msi, scripts/ci-packages.sh
 
 missing=()
