@@ -51,6 +51,7 @@ type Appliance struct {
 	snmpOnce     sync.Once // embedded SNMP tables, parsed on first use (discovery.go)
 	snmpProfiles *snmp.Profiles
 	snmpOUI      *snmp.OUITable
+	factsMu      sync.Mutex // serialises read-merge-write of asset fact documents (facts.go)
 
 	adminPassword string
 	passwordCost  int

@@ -68,6 +68,17 @@ func (a *Appliance) GetAsset(ctx context.Context, tenantID, id string) (web.Asse
 		d.Evidence[i] = web.AssetEvidence{At: m.At, Source: m.Source,
 			Confidence: m.Confidence, Reason: m.Reason, MergedFrom: m.MergedFrom}
 	}
+	doc, err := a.facts(ctx, tenantID, id)
+	if err != nil {
+		return web.AssetDetail{}, err
+	}
+	if d.History, err = a.history(ctx, tenantID, id); err != nil {
+		return web.AssetDetail{}, err
+	}
+	d.Interfaces = append(d.Interfaces, doc.Interfaces...)
+	d.Neighbours = append(d.Neighbours, doc.Neighbours...)
+	d.Classification = append([]web.AssetReason{}, doc.Classification...)
+	d.Facts = doc
 	return d, nil
 }
 

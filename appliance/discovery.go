@@ -106,7 +106,12 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	for i, addr := range alive {
 		obs := inventory.Observation{Source: "scan", At: time.Now().UTC(),
 			Addresses: []string{addr.String()}}
-		f := Facts{Services: services[addr]}
+		doc := factDoc{Updated: obs.At, Sources: []string{"scan"}}
+		f := Facts{doc: &doc}
+		for _, s := range services[addr] {
+			f.Services = append(f.Services, storeService(s))
+			doc.Services = append(doc.Services, factService(s))
+		}
 		if d := devices[addr]; d != nil {
 			obs.Source = "scan+snmp"
 			obs.Serial = d.Serial
@@ -116,6 +121,8 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 			}
 			f.Vendor, f.Model, f.OS, f.Firmware, f.Type = d.Vendor, d.Model, d.OS, d.Firmware,
 				d.Type
+			sd := snmpFacts(d.Device, d.community)
+			doc.merge(sd)
 		}
 		rep.OpenPorts += len(open[addr])
 		id, created, err := a.Observe(ctx, t.ID, obs, f)
@@ -124,16 +131,48 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 				Error: err.Error()})
 			continue
 		}
-		as, err := tdb.Asset(ctx, id)
+		rec, err := tdb.AssetRecord(ctx, id)
 		if err != nil {
 			return rep, err
 		}
-		svcs, err := tdb.AssetServices(ctx, id)
-		if err != nil {
-			return rep, err
-		}
-		rep.Assets = append(rep.Assets, web.ScannedAsset{Asset: as, New: created, Services: svcs})
+		body, _, _ := assetBody(rec)
+		rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
 		progress(web.ScanProgress{Stage: "inventory", Done: i + 1, Total: len(alive)})
+	}
+	// ARP neighbours that agents reported become discovered addresses: devices the sweep
+	// may not reach (other subnets, filtered hosts) still enter the inventory, by MAC.
+	seen := map[string]bool{}
+	for _, addr := range alive {
+		seen[addr.String()] = true
+	}
+	for _, addr := range alive {
+		d := devices[addr]
+		if d == nil {
+			continue
+		}
+		for _, n := range d.Neighbours {
+			if seen[n.IP] || n.MAC == "" {
+				continue
+			}
+			seen[n.IP] = true
+			obs := inventory.Observation{Source: "snmp-arp:" + addr.String(),
+				At: time.Now().UTC(), Addresses: []string{n.IP}, MACs: []string{n.MAC}}
+			f := Facts{Vendor: n.MACVendor, doc: &factDoc{Updated: obs.At,
+				Sources: []string{"snmp-arp"}}}
+			id, created, err := a.Observe(ctx, t.ID, obs, f)
+			if err != nil {
+				rep.Errors = append(rep.Errors, web.ScanTargetError{Target: n.IP,
+					Error: err.Error()})
+				continue
+			}
+			rec, err := tdb.AssetRecord(ctx, id)
+			if err != nil {
+				return rep, err
+			}
+			body, _, _ := assetBody(rec)
+			rep.Neighbours++
+			rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
+		}
 	}
 	rep.Finished = time.Now().UTC()
 	a.audit(ctx, t.ID, "scan.run", strings.Join(req.Targets, ","), "success", map[string]any{
@@ -159,7 +198,7 @@ func scanPorts(spec string) ([]uint16, error) {
 
 // identify runs the fingerprint for each open port, a few at a time.
 func (a *Appliance) identify(ctx context.Context, open map[netip.Addr][]uint16,
-	progress func(web.ScanProgress)) map[netip.Addr][]store.Service {
+	progress func(web.ScanProgress)) map[netip.Addr][]fingerprint.Service {
 	type job struct {
 		addr netip.Addr
 		port uint16
@@ -170,7 +209,7 @@ func (a *Appliance) identify(ctx context.Context, open map[netip.Addr][]uint16,
 			jobs = append(jobs, job{addr, p})
 		}
 	}
-	out := map[netip.Addr][]store.Service{}
+	out := map[netip.Addr][]fingerprint.Service{}
 	var mu sync.Mutex
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
@@ -191,9 +230,8 @@ func (a *Appliance) identify(ctx context.Context, open map[netip.Addr][]uint16,
 	}
 	wg.Wait()
 	for addr := range out {
-		slices.SortFunc(out[addr], func(x, y store.Service) int {
-			return int(x.Port) -
-				int(y.Port)
+		slices.SortFunc(out[addr], func(x, y fingerprint.Service) int {
+			return x.Port - y.Port
 		})
 	}
 	return out
@@ -242,7 +280,9 @@ var grabbers = func() map[uint16]grabber {
 	tls := func(ctx context.Context, dial fingerprint.Dialer, host string, port int) (
 		fingerprint.Service, error) {
 		info, err := fingerprint.GrabTLS(ctx, dial, host, scanLimits, time.Now())
-		return info.Service(port), err
+		s := info.Service(port)
+		s.Name = "https" // the ports tried here are the HTTPS ones
+		return s, err
 	}
 	for _, p := range []uint16{443, 8443} {
 		m[p] = tls
@@ -254,8 +294,8 @@ var grabbers = func() map[uint16]grabber {
 }()
 
 // grab identifies the service on one port by the protocol its number suggests; an
-// unidentified open port is still recorded.
-func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
+// unidentified open port is still recorded, as "unknown".
+func grab(ctx context.Context, addr netip.Addr, port uint16) fingerprint.Service {
 	hostport := net.JoinHostPort(addr.String(), strconv.Itoa(int(port)))
 	dial := func(ctx context.Context) (net.Conn, error) {
 		d := net.Dialer{Timeout: scanLimits.Timeout}
@@ -266,20 +306,29 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) store.Service {
 	if g, ok := grabbers[port]; ok {
 		s, err = g(ctx, dial, addr.String(), int(port))
 	}
-	out := store.Service{Port: port, Protocol: "tcp", Service: s.Name, Product: s.Product,
-		Version: s.Version}
-	if err != nil || out.Service == "" {
-		out.Service = "unknown"
+	if err != nil || s.Name == "" {
+		s = fingerprint.Service{Port: int(port), Protocol: "tcp", Name: "unknown",
+			Evidence: s.Evidence, Findings: s.Findings}
+		if err != nil {
+			s.Evidence = map[string]string{"error": err.Error()}
+		}
 	}
-	return out
+	s.Port, s.Protocol = int(port), "tcp"
+	return s
+}
+
+// storeService is the inventory row of a fingerprint.
+func storeService(s fingerprint.Service) store.Service {
+	return store.Service{Port: uint16(s.Port), Protocol: s.Protocol, Service: s.Name,
+		Product: s.Product, Version: s.Version}
 }
 
 // collectSNMP reads the SNMP agents of the live hosts with the vault's credential sets,
 // then the given ad-hoc v2c communities.
 func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr,
 	vault []snmp.Credential, communities []string,
-	progress func(web.ScanProgress)) map[netip.Addr]*snmp.Device {
-	out := map[netip.Addr]*snmp.Device{}
+	progress func(web.ScanProgress)) map[netip.Addr]*agent {
+	out := map[netip.Addr]*agent{}
 	if len(vault) == 0 && len(communities) == 0 {
 		return out
 	}
@@ -297,9 +346,22 @@ func (a *Appliance) collectSNMP(ctx context.Context, hosts []netip.Addr,
 		if err != nil {
 			continue // most hosts run no agent; silence is not worth a report line
 		}
-		out[h] = d
+		ag := &agent{Device: d}
+		for _, c := range creds {
+			if c.Name == d.Credential {
+				ag.community = c.Community
+			}
+		}
+		out[h] = ag
 	}
 	return out
+}
+
+// agent is what an SNMP agent answered, and the community it answered to (to tell default
+// communities; it is never stored).
+type agent struct {
+	*snmp.Device
+	community string
 }
 
 // snmpTables parses the embedded vendor profiles and OUI table once per appliance rather

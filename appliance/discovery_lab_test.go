@@ -49,9 +49,9 @@ func TestScanLabAgainstTruth(t *testing.T) {
 		byAddr := map[string]ScannedAssetView{}
 		for _, as := range rep.Assets {
 			if round == 1 && as.New {
-				t.Errorf("second scan created %s again", as.Address)
+				t.Errorf("second scan created %v again", as.Addresses)
 			}
-			byAddr[as.Address] = ScannedAssetView{services: as.Services}
+			byAddr[as.Addresses[0]] = ScannedAssetView{services: as.Services}
 		}
 		if len(rep.Assets) != len(truth) {
 			t.Fatalf("round %d: %d assets for %d lab hosts", round, len(rep.Assets), len(truth))

@@ -69,10 +69,10 @@ func TestScanLoopback(t *testing.T) {
 		got := map[string]string{}
 		for _, as := range rep.Assets {
 			if round == 1 && as.New {
-				t.Errorf("round 2 created asset %s again", as.Address)
+				t.Errorf("round 2 created asset %v again", as.Addresses)
 			}
 			for _, s := range as.Services {
-				got[as.Address+"/"+s.Service] = s.Product + " " + s.Version
+				got[as.Addresses[0]+"/"+s.Service] = s.Product + " " + s.Version
 			}
 		}
 		if got["127.88.0.1/ssh"] == "" || got["127.88.0.2/http"] == "" {

@@ -13,6 +13,8 @@ import (
 type Facts struct {
 	Name, Type, Vendor, Model, OS, Firmware string
 	Services                                []store.Service
+	// doc is the evidence to keep beside the row (facts.go); nil keeps nothing new.
+	doc *factDoc
 }
 
 // Observe reconciles one observation of a tenant's network into its inventory: it finds the
@@ -49,7 +51,36 @@ func (a *Appliance) Observe(ctx context.Context, tenantID string, obs inventory.
 	if rec.Confidence == 0 {
 		rec.Confidence = 1 // a new asset is certainly itself
 	}
-	return tdb.RecordObservation(ctx, rec)
+	var before store.Asset
+	if d.Target != "" {
+		if before, err = tdb.Asset(ctx, d.Target); err != nil {
+			return "", false, err
+		}
+	}
+	id, created, err := tdb.RecordObservation(ctx, rec)
+	if err != nil {
+		return "", false, err
+	}
+	if !created {
+		after, err := tdb.Asset(ctx, id)
+		if err != nil {
+			return "", false, err
+		}
+		if err := a.recordHistory(ctx, tenantID, id, obs.Source, obs.At, before,
+			after); err != nil {
+			return "", false, err
+		}
+	}
+	if f.doc != nil || len(d.Merge) > 0 {
+		doc := factDoc{Updated: obs.At}
+		if f.doc != nil {
+			doc = *f.doc
+		}
+		if err := a.addFacts(ctx, tenantID, id, d.Merge, doc); err != nil {
+			return "", false, err
+		}
+	}
+	return id, created, nil
 }
 
 // tenantIndex lets reconciliation look identifiers up in a tenant's database.

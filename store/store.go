@@ -173,6 +173,9 @@ type Results interface {
 	PutBatch(ctx context.Context, tenantID string, kvs []KV) error
 	// Get returns the opened value, ErrNotFound, or ErrWrongKey when its key was destroyed.
 	Get(ctx context.Context, tenantID, key string) ([]byte, error)
+	// List returns the tenant's values whose keys start with prefix, in key order (keys
+	// without the tenant part), at most limit of them (all when limit <= 0).
+	List(ctx context.Context, tenantID, prefix string, limit int) ([]KV, error)
 	// DropTenant removes every key of the tenant.
 	DropTenant(ctx context.Context, tenantID string) error
 	// Ping checks that the store can serve requests.

@@ -46,11 +46,23 @@ type AssetDetail struct {
 	MachineIDs []string `json:"machine_ids"`
 	// Evidence is the merge log, newest first.
 	Evidence []AssetEvidence `json:"evidence"`
-	// Interfaces, Neighbours and History are empty until SNMP interface tables, ARP/LLDP
-	// neighbours and field history are stored.
-	Interfaces []AssetInterface `json:"interfaces"`
-	Neighbours []AssetNeighbour `json:"neighbours"`
-	History    []AssetChange    `json:"history"`
+	// Interfaces and Neighbours come from SNMP (ifTable, ARP and LLDP tables); History lists
+	// changed fields, newest first; Classification says what decided the type and OS.
+	Interfaces     []AssetInterface `json:"interfaces"`
+	Neighbours     []AssetNeighbour `json:"neighbours"`
+	History        []AssetChange    `json:"history"`
+	Classification []AssetReason    `json:"classification"`
+	// Facts is the evidence discovery kept: full service fingerprints (banners, TLS
+	// certificates, hints), the SNMP view, and what AD, FortiGate or Omada reported.
+	Facts any `json:"facts"`
+}
+
+// AssetReason is one piece of evidence behind a classified field (type, OS, vendor).
+type AssetReason struct {
+	Field  string `json:"field"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // AssetEvidence is one reconciliation decision about an asset.

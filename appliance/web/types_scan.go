@@ -2,8 +2,6 @@ package web
 
 import (
 	"time"
-
-	"github.com/tenantra/tenantra/store"
 )
 
 // ScanRequest is one discovery run for a tenant.
@@ -35,19 +33,20 @@ type ScanProgress struct {
 
 // ScanReport is what a scan found.
 type ScanReport struct {
-	Hosts     int               `json:"hosts"`
-	OpenPorts int               `json:"open_ports"`
-	Assets    []ScannedAsset    `json:"assets"`
-	Errors    []ScanTargetError `json:"errors,omitempty"`
-	Started   time.Time         `json:"started"`
-	Finished  time.Time         `json:"finished"`
+	Hosts     int `json:"hosts"`
+	OpenPorts int `json:"open_ports"`
+	// Neighbours counts assets that SNMP agents' ARP tables added beyond the live hosts.
+	Neighbours int               `json:"neighbours"`
+	Assets     []ScannedAsset    `json:"assets"`
+	Errors     []ScanTargetError `json:"errors,omitempty"`
+	Started    time.Time         `json:"started"`
+	Finished   time.Time         `json:"finished"`
 }
 
 // ScannedAsset is an asset as a scan reports it.
 type ScannedAsset struct {
-	store.Asset
-	New      bool            `json:"new"`
-	Services []store.Service `json:"services"`
+	AssetBody
+	New bool `json:"new"`
 }
 
 // ScanTargetError is a per-target problem that did not stop the scan.

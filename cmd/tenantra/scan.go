@@ -159,18 +159,23 @@ func (c *cli) printScan(j store.ScanJob) error {
 		j.ID, rep.Hosts, rep.OpenPorts, len(rep.Assets),
 		rep.Finished.Sub(rep.Started).Round(1e6))
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ADDRESS\tNEW\tVENDOR\tMODEL\tSERVICES")
+	fmt.Fprintln(tw, "ADDRESS\tNEW\tTYPE\tVENDOR\tMODEL\tOS\tSERVICES")
 	for _, a := range rep.Assets {
 		var svcs []string
 		for _, s := range a.Services {
 			svcs = append(svcs, fmt.Sprintf("%d/%s %s", s.Port, s.Service,
 				strings.TrimSpace(s.Product+" "+s.Version)))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Address, yesNo(a.New),
-			dash(a.Vendor), dash(a.Model), dash(strings.Join(svcs, ", ")))
+		addr := ""
+		if len(a.Addresses) > 0 {
+			addr = a.Addresses[0]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(addr), yesNo(a.New),
+			dash(a.Type), dash(a.Vendor), dash(a.Model), dash(a.OS),
+			dash(strings.Join(svcs, ", ")))
 	}
 	for _, e := range rep.Errors {
-		fmt.Fprintf(tw, "%s\terror\t\t\t%s\n", dash(e.Target), e.Error)
+		fmt.Fprintf(tw, "%s\terror\t\t\t\t\t%s\n", dash(e.Target), e.Error)
 	}
 	return tw.Flush()
 }
