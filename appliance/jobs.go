@@ -18,8 +18,6 @@ import (
 	"github.com/tenantra/tenantra/store/sqlite"
 )
 
-// DefaultScanConcurrency is how many scan jobs run at once across all tenants.
-const DefaultScanConcurrency = 2
 
 // Timings of the job runner: how often schedules are checked, how often a running job's
 // progress is written and announced, and how long watchers wait before re-reading a job
@@ -69,7 +67,7 @@ type activeJob struct {
 }
 
 func newJobRunner(a *Appliance) *jobRunner {
-	return &jobRunner{a: a, limit: DefaultScanConcurrency, now: time.Now, run: a.Scan,
+	return &jobRunner{a: a, limit: max(a.cfg.ScanWorkers, 1), now: time.Now, run: a.Scan,
 		running: map[string]*activeJob{}, secrets: map[string][]string{},
 		watchers: map[string]map[chan struct{}]struct{}{}, wake: make(chan struct{}, 1)}
 }

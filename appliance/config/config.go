@@ -30,6 +30,7 @@ type Config struct {
 	TLS             TLS           `yaml:"tls"`
 	Log             Log           `yaml:"log"`
 	MaxOpenTenants  int           `yaml:"max_open_tenants"`
+	ScanWorkers     int           `yaml:"scan_workers"` // scan jobs running at once
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	AccessTTL       time.Duration `yaml:"access_ttl"`
 
@@ -64,6 +65,7 @@ func Defaults() Config {
 		TLS:             TLS{Mode: "self-signed", MinVersion: "1.3"},
 		Log:             Log{Level: "info", Format: "json"},
 		MaxOpenTenants:  64,
+		ScanWorkers:     2,
 		ShutdownTimeout: 10 * time.Second,
 		AccessTTL:       15 * time.Minute,
 	}
@@ -106,6 +108,14 @@ var fields = []field{
 			return fmt.Errorf("must be a whole number, got %q", v)
 		}
 		c.MaxOpenTenants = n
+		return nil
+	}},
+	{"scan-workers", "TENA_SCAN_WORKERS", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("must be a whole number, got %q", v)
+		}
+		c.ScanWorkers = n
 		return nil
 	}},
 	{"access-ttl", "TENA_ACCESS_TTL", func(c *Config, v string) error {
@@ -266,6 +276,10 @@ func (c Config) Validate() error {
 	if c.MaxOpenTenants < 1 || c.MaxOpenTenants > 100000 {
 		return fmt.Errorf("%s %d is out of range; use 1 to 100000",
 			setting("max-open-tenants"), c.MaxOpenTenants)
+	}
+	if c.ScanWorkers < 1 || c.ScanWorkers > 64 {
+		return fmt.Errorf("%s %d is out of range; use 1 to 64 (default 2)",
+			setting("scan-workers"), c.ScanWorkers)
 	}
 	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
 		return fmt.Errorf("%s %s is out of range; use 1m to 24h (default 15m)",

@@ -76,6 +76,7 @@ func (c *cli) newServeCmd() *cobra.Command {
 	f.String("tls-cert", "", "files: PEM certificate chain")
 	f.String("tls-key", "", "files: PEM private key")
 	f.Int("max-open-tenants", 64, "tenant databases kept open while idle")
+	f.Int("scan-workers", 2, "scan jobs running at once across all tenants, 1 to 64")
 	f.String("shutdown-timeout", "10s", "how long in-flight requests may take on shutdown")
 	f.String("access-ttl", "15m", "lifetime of access tokens, 1m to 24h (env TENA_ACCESS_TTL)")
 	f.BoolVar(&printConfig, "print-config", false, "print the merged configuration "+
