@@ -129,22 +129,23 @@ type Software struct {
 
 // ADComputer is the computer object of an asset that AD knows.
 type ADComputer struct {
-	SAMAccountName     string    `json:"sam_account_name"`
-	DNSHostName        string    `json:"dns_host_name"`
-	OS                 string    `json:"os"`
-	OSVersion          string    `json:"os_version"`
-	Enabled            bool      `json:"enabled"`
-	LastLogon          time.Time `json:"last_logon"` // zero when never
-	PwdLastSet         time.Time `json:"pwd_last_set"`
-	UAC                int       `json:"uac"` // userAccountControl
-	TrustedForDeleg    bool      `json:"trusted_for_delegation"` // unconstrained
-	Stale              bool      `json:"stale"` // no logon within the source's stale window
-	ObjectGUID         string    `json:"object_guid"`
-	DistinguishedName  string    `json:"dn"`
-	ServicePrincipals  []string  `json:"spns"`
-	PrivilegedGroups   []string  `json:"privileged_groups"`
-	DelegationAllowed  bool      `json:"delegation_allowed"`
-	PasswordNotRequire bool      `json:"password_not_required"`
+	SAMAccountName  string    `json:"sam_account_name"`
+	DNSHostName     string    `json:"dns_host_name"`
+	OS              string    `json:"os"`
+	OSVersion       string    `json:"os_version"`
+	Enabled         bool      `json:"enabled"`
+	LastLogon       time.Time `json:"last_logon"` // zero when never
+	PwdLastSet      time.Time `json:"pwd_last_set"`
+	UAC             int       `json:"uac"`                    // userAccountControl
+	TrustedForDeleg bool      `json:"trusted_for_delegation"` // unconstrained
+	// Stale is true when there was no logon within the source's stale window.
+	Stale              bool     `json:"stale"`
+	ObjectGUID         string   `json:"object_guid"`
+	DistinguishedName  string   `json:"dn"`
+	ServicePrincipals  []string `json:"spns"`
+	PrivilegedGroups   []string `json:"privileged_groups"`
+	DelegationAllowed  bool     `json:"delegation_allowed"`
+	PasswordNotRequire bool     `json:"password_not_required"`
 }
 
 // Directory is an AD domain: its policy and its accounts.
@@ -158,16 +159,16 @@ type Directory struct {
 
 // ADPolicy is the domain's password and account policy.
 type ADPolicy struct {
-	MinPwdLength          int       `json:"min_pwd_length"`
-	PwdHistoryLength      int       `json:"pwd_history_length"`
-	MaxPwdAgeDays         int       `json:"max_pwd_age_days"` // 0 = never expires
-	LockoutThreshold      int       `json:"lockout_threshold"` // 0 = never locks out
-	LockoutDurationMins   int       `json:"lockout_duration_mins"`
-	PasswordComplexity    bool      `json:"password_complexity"`
-	MachineAccountQuota   int       `json:"machine_account_quota"`
-	KrbtgtPwdLastSet      time.Time `json:"krbtgt_pwd_last_set"`
-	FunctionalLevel       int       `json:"functional_level"`
-	ReversibleEncryption  bool      `json:"reversible_encryption"`
+	MinPwdLength         int       `json:"min_pwd_length"`
+	PwdHistoryLength     int       `json:"pwd_history_length"`
+	MaxPwdAgeDays        int       `json:"max_pwd_age_days"`  // 0 = never expires
+	LockoutThreshold     int       `json:"lockout_threshold"` // 0 = never locks out
+	LockoutDurationMins  int       `json:"lockout_duration_mins"`
+	PasswordComplexity   bool      `json:"password_complexity"`
+	MachineAccountQuota  int       `json:"machine_account_quota"`
+	KrbtgtPwdLastSet     time.Time `json:"krbtgt_pwd_last_set"`
+	FunctionalLevel      int       `json:"functional_level"`
+	ReversibleEncryption bool      `json:"reversible_encryption"`
 }
 
 // ADUser is one user account with the flags checks need already decoded.
