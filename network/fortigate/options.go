@@ -1,0 +1,220 @@
+package fortigate
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultTimeout      = 60 * time.Second
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultMaxBody      = 64 << 20 // 64 MiB: ~60,000 policies with every field FortiOS sends
+	DefaultMaxRetries   = 3
+	DefaultMaxRetryWait = 30 * time.Second
+)
+
+// ErrInvalidOptions reports Options that cannot be used as given.
+var ErrInvalidOptions = errors.New("fortigate: invalid options")
+
+// Secret is an API token. It formats, logs and marshals as "[redacted]" so that printing an
+// Options value by mistake does not leak it; only the Authorization header carries the value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String hides the secret from fmt verbs that use it (%v, %s, %q).
+func (Secret) String() string { return redacted }
+
+// GoString hides the secret from %#v.
+func (Secret) GoString() string { return redacted }
+
+// LogValue hides the secret from log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON hides the secret from encoding/json.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// Options configures a Client: where the FortiGate is, how to trust it and how to call it.
+// The zero values of the limits take the Default* constants.
+type Options struct {
+	// BaseURL is https://host[:port] of the FortiGate's management interface.
+	BaseURL string
+	// Token is a REST API administrator's token, sent as "Authorization: Bearer <token>".
+	Token Secret
+	// CAFile is a PEM file of the CA (or the self-signed certificate) that signs the
+	// FortiGate's certificate. Empty means the system roots, unless PinSHA256 is set.
+	CAFile string
+	// PinSHA256 is the SHA-256 of the FortiGate's leaf certificate (DER) in hex, colons
+	// allowed, as `openssl x509 -noout -fingerprint -sha256` prints it. With a pin and no
+	// CAFile the chain and host name are not checked: the pin alone identifies the device,
+	// which is how self-signed appliance certificates are trusted. With both, both must hold.
+	PinSHA256 string
+	// VDOM selects the virtual domain; empty means the token's default VDOM.
+	VDOM string
+	// Timeout bounds one request including its body; DialTimeout bounds connecting.
+	Timeout     time.Duration
+	DialTimeout time.Duration
+	// MaxBody caps one response body; a larger body is an error (ErrTooLarge).
+	MaxBody int64
+	// MaxRetries is how often a 429 answer is retried before giving up (ErrRateLimited);
+	// MaxRetryWait caps the wait that one Retry-After may ask for.
+	MaxRetries   int
+	MaxRetryWait time.Duration
+	// BaselineVersion is the minimum firmware the tenant expects ("7.2.8"); it is carried
+	// into Config so that checks can compare it with the running version.
+	BaselineVersion string
+	// Logger receives one debug line per request (method, endpoint, status, duration) and
+	// never a header. Nil discards.
+	Logger *slog.Logger
+}
+
+// withDefaults returns o with zero limits replaced by the defaults.
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	} else if o.MaxRetries == 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.MaxRetryWait <= 0 {
+		o.MaxRetryWait = DefaultMaxRetryWait
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Validate reports whether o is complete and well formed. Its errors name the field and
+// never contain the token.
+func (o Options) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, a...))
+	}
+	if _, err := parseBaseURL(o.BaseURL); err != nil {
+		return bad("%v", err)
+	}
+	if o.Token == "" {
+		return bad("the API token is empty: create a REST API admin and paste its token")
+	}
+	for _, r := range string(o.Token) {
+		if r <= ' ' || r == 0x7f {
+			return bad("the API token contains spaces or control characters")
+		}
+	}
+	if o.PinSHA256 != "" {
+		if _, err := parsePin(o.PinSHA256); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if !validVDOM(o.VDOM) {
+		return bad("VDOM %q: use up to 31 letters, digits, '-', '_' or '.'", o.VDOM)
+	}
+	if o.BaselineVersion != "" {
+		if _, ok := parseVersion(o.BaselineVersion); !ok {
+			return bad("baseline version %q: use dotted numbers such as 7.2.8",
+				o.BaselineVersion)
+		}
+	}
+	return nil
+}
+
+// parseBaseURL accepts https://host[:port] with an optional trailing slash.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q: want https://host[:port]", s)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("base URL %q: the API token needs https, not %q", s, u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("base URL %q: give only https://host[:port]", s)
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// parsePin decodes a SHA-256 fingerprint in hex with optional colons or spaces.
+func parsePin(s string) ([]byte, error) {
+	clean := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(s))
+	b, err := hex.DecodeString(clean)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("certificate pin %q: want the 64 hex digits of a SHA-256", s)
+	}
+	return b, nil
+}
+
+func validVDOM(s string) bool {
+	if len(s) > 31 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '-' || r == '_' || r == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// parseVersion reads "7.2.8" or "v7.2.8" into its numbers.
+func parseVersion(s string) ([]int, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if s == "" {
+		return nil, false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return nil, false
+	}
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// versionBelow reports whether version is older than baseline; false when either does not
+// parse, so that an unknown version never raises a finding by itself.
+func versionBelow(version, baseline string) bool {
+	v, ok1 := parseVersion(version)
+	b, ok2 := parseVersion(baseline)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for i := 0; i < len(v) || i < len(b); i++ {
+		var x, y int
+		if i < len(v) {
+			x = v[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}

@@ -1,0 +1,192 @@
+package omada
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultTimeout      = 30 * time.Second
+	DefaultDialTimeout  = 10 * time.Second
+	DefaultMaxBody      = 16 << 20 // one page of 1,000 clients is well under 2 MiB
+	DefaultMaxRetries   = 3
+	DefaultMaxRetryWait = 30 * time.Second
+	// DefaultPageSize is the OpenAPI's largest page (1–1000): the controller budgets
+	// requests (10 per second per controller), so fewer, larger pages are kinder.
+	DefaultPageSize = 1000
+	// DefaultMaxRows bounds one list (sites, or one site's devices or clients), so that a
+	// controller announcing absurd totals cannot keep the collector paging forever.
+	DefaultMaxRows = 200000
+)
+
+// ErrInvalidOptions reports Options that cannot be used as given.
+var ErrInvalidOptions = errors.New("omada: invalid options")
+
+// Secret is a client secret or an access token. It formats, logs and marshals as
+// "[redacted]", so printing an Options value by mistake does not leak it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String hides the secret from fmt verbs that use it (%v, %s, %q).
+func (Secret) String() string { return redacted }
+
+// GoString hides the secret from %#v.
+func (Secret) GoString() string { return redacted }
+
+// LogValue hides the secret from log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON hides the secret from encoding/json.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// Options configures a Controller: where the Omada controller is, which application
+// credentials to use and how to trust it. Zero limits take the Default* constants.
+type Options struct {
+	// BaseURL is https://host[:port] of the controller's OpenAPI ("Interface Access
+	// Address" under Settings > Platform Integration > Open API).
+	BaseURL string
+	// OmadacID is the controller's (or MSP customer's) Omada ID.
+	OmadacID string
+	// ClientID and ClientSecret are the Open API application's credentials (client
+	// credentials mode).
+	ClientID     string
+	ClientSecret Secret
+	// CAFile is a PEM file of the CA (or self-signed certificate) of the controller. Empty
+	// means the system roots, unless PinSHA256 is set.
+	CAFile string
+	// PinSHA256 is the SHA-256 of the controller's leaf certificate (DER) in hex, colons
+	// allowed. With a pin and no CAFile the pin alone identifies the controller (its
+	// self-signed certificate names no resolvable host); with both, both must hold.
+	PinSHA256 string
+	// Timeout bounds one request including its body; DialTimeout bounds connecting.
+	Timeout     time.Duration
+	DialTimeout time.Duration
+	// MaxBody caps one response body; a larger body is an error (ErrTooLarge).
+	MaxBody int64
+	// MaxRetries is how often a 429 answer is retried (ErrRateLimited after); MaxRetryWait
+	// caps the wait that one Retry-After may ask for.
+	MaxRetries   int
+	MaxRetryWait time.Duration
+	// PageSize is the rows asked per page (1–1000); MaxRows caps one list.
+	PageSize int
+	MaxRows  int
+	// Logger receives one debug line per request (method, endpoint, status, duration),
+	// never a header, a body or a token. Nil discards.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	} else if o.MaxRetries == 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.MaxRetryWait <= 0 {
+		o.MaxRetryWait = DefaultMaxRetryWait
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = DefaultMaxRows
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Validate reports whether o is complete and well formed. Its errors name the field and
+// never contain the secret.
+func (o Options) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, a...))
+	}
+	if _, err := parseBaseURL(o.BaseURL); err != nil {
+		return bad("%v", err)
+	}
+	if !validID(o.OmadacID) {
+		return bad("omadacId %q: copy the Omada ID from Settings > Platform Integration",
+			o.OmadacID)
+	}
+	if !validID(o.ClientID) {
+		return bad("client id %q: copy it from the Open API application", o.ClientID)
+	}
+	if o.ClientSecret == "" {
+		return bad("the client secret is empty")
+	}
+	for _, r := range string(o.ClientSecret) {
+		if r < ' ' || r == 0x7f {
+			return bad("the client secret contains control characters")
+		}
+	}
+	if o.PinSHA256 != "" {
+		if _, err := parsePin(o.PinSHA256); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if o.PageSize > 1000 {
+		return bad("page size %d: the OpenAPI allows 1 to 1000", o.PageSize)
+	}
+	return nil
+}
+
+// validID accepts the identifiers that go into URL paths: Omada IDs, client IDs and site
+// IDs are hex or alphanumeric; anything else could walk the path.
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '-' || r == '_'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// parseBaseURL accepts https://host[:port] with an optional trailing slash.
+func parseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q: want https://host[:port]", s)
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("base URL %q: client credentials need https, not %q", s,
+			u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
+		(u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("base URL %q: give only https://host[:port]", s)
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// parsePin decodes a SHA-256 fingerprint in hex with optional colons or spaces.
+func parsePin(s string) ([]byte, error) {
+	clean := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(s))
+	b, err := hex.DecodeString(clean)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("certificate pin %q: want the 64 hex digits of a SHA-256", s)
+	}
+	return b, nil
+}
