@@ -52,6 +52,7 @@ type Appliance struct {
 	snmpProfiles *snmp.Profiles
 	snmpOUI      *snmp.OUITable
 	factsMu      sync.Mutex // serialises read-merge-write of asset fact documents (facts.go)
+	checks       checkEngine
 
 	adminPassword string
 	passwordCost  int

@@ -50,6 +50,12 @@ var matrixWho = map[authz.Action][]string{
 	// The credential vault: only admins touch secrets; auditors see the metadata.
 	authz.TenantCredentialsRead:   {"tenant-admin", "auditor", "platform-admin"},
 	authz.TenantCredentialsManage: {"tenant-admin", "platform-admin"},
+
+	// The module engine: the catalog's states are the operator's; enablement and waivers
+	// are tenant admins'.
+	authz.PlatformModules:     {"platform-admin"},
+	authz.TenantModulesManage: {"tenant-admin", "platform-admin"},
+	authz.TenantWaive:         {"tenant-admin", "platform-admin"},
 }
 
 // routeSpec is what the matrix expects of a route: its action, and the status an allowed
@@ -116,6 +122,20 @@ var matrixRoutes = map[string]routeSpec{
 	"POST /v1/tenants/:tenant/credentials":                  {authz.TenantCredentialsManage, 400},
 	"DELETE /v1/tenants/:tenant/credentials/:credential":    {authz.TenantCredentialsManage, 404},
 	"POST /v1/tenants/:tenant/credentials/:credential/test": {authz.TenantCredentialsManage, 404},
+
+	// Modules, findings, compliance; :slug, :finding name nothing, the waiver lacks a reason.
+	"GET /v1/modules": {authz.Self, 200},
+	"PATCH /v1/modules/:slug/versions/:version":         {authz.PlatformModules, 404},
+	"GET /v1/overview":                                  {authz.TenantsList, 200},
+	"GET /v1/tenants/:tenant/modules":                   {authz.TenantRead, 200},
+	"PUT /v1/tenants/:tenant/modules":                   {authz.TenantModulesManage, 400},
+	"GET /v1/tenants/:tenant/findings":                  {authz.TenantRead, 200},
+	"GET /v1/tenants/:tenant/findings/:finding":         {authz.TenantRead, 404},
+	"POST /v1/tenants/:tenant/findings/:finding/waiver": {authz.TenantWaive, 400},
+	"GET /v1/tenants/:tenant/compliance":                {authz.TenantRead, 200},
+	"GET /v1/tenants/:tenant/compliance/trend":          {authz.TenantRead, 200},
+	"GET /v1/tenants/:tenant/reports/compliance.csv":    {authz.TenantExport, 200},
+	"GET /v1/tenants/:tenant/reports/compliance.pdf":    {authz.TenantExport, 200},
 }
 
 const matrixPassword = "matrix test passphrase 4711"

@@ -124,6 +124,7 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 			sd := snmpFacts(d.Device, d.community)
 			doc.merge(sd)
 		}
+		classify(&f, &doc, services[addr], devices[addr], obs.Hostnames)
 		rep.OpenPorts += len(open[addr])
 		id, created, err := a.Observe(ctx, t.ID, obs, f)
 		if err != nil {
@@ -159,6 +160,10 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 				At: time.Now().UTC(), Addresses: []string{n.IP}, MACs: []string{n.MAC}}
 			f := Facts{Vendor: n.MACVendor, doc: &factDoc{Updated: obs.At,
 				Sources: []string{"snmp-arp"}}}
+			if n.MACVendor != "" {
+				f.doc.Classification = []web.AssetReason{{Field: "vendor", Value: n.MACVendor,
+					Source: "mac vendor", Detail: "OUI of " + n.MAC}}
+			}
 			id, created, err := a.Observe(ctx, t.ID, obs, f)
 			if err != nil {
 				rep.Errors = append(rep.Errors, web.ScanTargetError{Target: n.IP,
@@ -173,6 +178,14 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 			rep.Neighbours++
 			rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
 		}
+	}
+	// 6. Checks and compliance over the updated inventory. A failed run does not fail the
+	// scan: the inventory is stored, and the next run catches up.
+	progress(web.ScanProgress{Stage: "checks"})
+	if res, err := a.RunChecks(ctx, t.ID, "scan"); err != nil {
+		rep.Errors = append(rep.Errors, web.ScanTargetError{Error: "checks: " + err.Error()})
+	} else {
+		rep.Findings, rep.Score = len(res.Findings), res.Summary.Score
 	}
 	rep.Finished = time.Now().UTC()
 	a.audit(ctx, t.ID, "scan.run", strings.Join(req.Targets, ","), "success", map[string]any{
@@ -315,6 +328,44 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) fingerprint.Service
 	}
 	s.Port, s.Protocol = int(port), "tcp"
 	return s
+}
+
+// classify decides type, OS and vendor from everything seen of one host, keeping the
+// evidence; what an SNMP vendor profile said explicitly is kept as it is.
+func classify(f *Facts, doc *factDoc, svcs []fingerprint.Service, ag *agent,
+	hostnames []string) {
+	ev := inventory.Evidence{Hostnames: hostnames}
+	for _, s := range svcs {
+		ev.Services = append(ev.Services, inventory.ServiceEvidence{Port: s.Port,
+			Protocol: s.Protocol, Name: s.Name, Product: s.Product, Version: s.Version,
+			Evidence: s.Evidence})
+	}
+	if ag != nil {
+		d := ag.Device
+		ev.SNMP = &inventory.SNMPEvidence{SysDescr: d.SysDescr, SysObjectID: d.SysObjectID,
+			Profile: d.Profile, Vendor: d.Vendor, Type: d.Type, Model: d.Model, OS: d.OS,
+			Firmware: d.Firmware}
+		for _, ifc := range d.Interfaces {
+			if ifc.MACVendor != "" && !slices.Contains(ev.MACVendors, ifc.MACVendor) {
+				ev.MACVendors = append(ev.MACVendors, ifc.MACVendor)
+			}
+		}
+	}
+	c := inventory.Classify(ev)
+	if f.Type == "" && c.Type != inventory.TypeUnknown {
+		f.Type = c.Type
+	}
+	if f.OS == "" {
+		f.OS = c.OS
+	}
+	if f.Vendor == "" {
+		f.Vendor = c.Vendor
+	}
+	doc.OSVersion = c.OSVersion
+	for _, r := range c.Evidence {
+		doc.Classification = append(doc.Classification, web.AssetReason{Field: r.Field,
+			Value: r.Value, Source: r.Source, Detail: r.Detail})
+	}
 }
 
 // storeService is the inventory row of a fingerprint.

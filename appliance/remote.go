@@ -45,6 +45,15 @@ type Admin interface {
 	DeleteCredential(ctx context.Context, tenantRef, ref string) error
 	TestCredential(ctx context.Context, tenantRef, ref string,
 		req web.CredentialTestRequest) (web.CredentialTestResult, error)
+	ListModules(ctx context.Context, f store.ModuleFilter, p store.Page) ([]web.ModuleBody,
+		int, error)
+	CheckModules(ctx context.Context) (web.CatalogDrift, error)
+	ListFindings(ctx context.Context, tenantRef string, f store.FindingFilter, p store.Page) (
+		[]store.Finding, int, error)
+	ComplianceSummary(ctx context.Context, tenantRef string) (web.ComplianceSummary, error)
+	ComplianceFramework(ctx context.Context, tenantRef, framework string) (
+		web.ComplianceFramework, error)
+	ComplianceReport(ctx context.Context, tenantRef, format string, w io.Writer) error
 }
 
 var (
@@ -359,4 +368,81 @@ func (r *remote) TestCredential(ctx context.Context, tenantRef, ref string,
 	var res web.CredentialTestResult
 	err := r.do(ctx, http.MethodPost, credPath(tenantRef, ref, "test"), req, &res)
 	return res, err
+}
+
+// ListModules lists the catalog.
+func (r *remote) ListModules(ctx context.Context, f store.ModuleFilter, p store.Page) (
+	[]web.ModuleBody, int, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"kind": f.Kind, "category": f.Category,
+		"state": f.State, "framework": f.Framework, "q": f.Q} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("page", strconv.Itoa(max(p.Page, 1)))
+	q.Set("page_size", strconv.Itoa(p.Size))
+	var body web.ListBody[web.ModuleBody]
+	err := r.do(ctx, http.MethodGet, "/v1/modules?"+q.Encode(), nil, &body)
+	return body.Items, body.Total, err
+}
+
+// CheckModules compares the server's catalog with the fixtures compiled into it.
+func (r *remote) CheckModules(ctx context.Context) (web.CatalogDrift, error) {
+	var d web.CatalogDrift
+	err := r.do(ctx, http.MethodGet, "/v1/modules/drift", nil, &d)
+	return d, err
+}
+
+// ListFindings lists a tenant's findings.
+func (r *remote) ListFindings(ctx context.Context, tenantRef string, f store.FindingFilter,
+	p store.Page) ([]store.Finding, int, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"severity": f.Severity, "status": f.Status,
+		"check": f.Check, "asset_id": f.AssetID, "q": f.Q} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("page", strconv.Itoa(max(p.Page, 1)))
+	q.Set("page_size", strconv.Itoa(p.Size))
+	var body web.ListBody[store.Finding]
+	err := r.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenantRef)+"/findings?"+
+		q.Encode(), nil, &body)
+	return body.Items, body.Total, err
+}
+
+// ComplianceSummary reads a tenant's scores.
+func (r *remote) ComplianceSummary(ctx context.Context, tenantRef string) (
+	web.ComplianceSummary, error) {
+	var c web.ComplianceSummary
+	err := r.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenantRef)+"/compliance",
+		nil, &c)
+	return c, err
+}
+
+// ComplianceFramework reads one framework's controls.
+func (r *remote) ComplianceFramework(ctx context.Context, tenantRef, framework string) (
+	web.ComplianceFramework, error) {
+	var c web.ComplianceFramework
+	err := r.do(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenantRef)+
+		"/compliance?framework="+url.QueryEscape(framework), nil, &c)
+	return c, err
+}
+
+// ComplianceReport downloads a report.
+func (r *remote) ComplianceReport(ctx context.Context, tenantRef, format string,
+	w io.Writer) error {
+	if format != "csv" && format != "pdf" {
+		return store.Errorf(store.ErrInvalid, "report format %q is unknown; use csv or pdf",
+			store.Truncate(format, 20))
+	}
+	resp, err := r.send(ctx, http.MethodGet, "/v1/tenants/"+url.PathEscape(tenantRef)+
+		"/reports/compliance."+format, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
 }

@@ -31,6 +31,16 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		HTTPAddr: cfg.HTTPListen, HTTPSAddr: cfg.Listen,
 	}
 	defer a.StartKeyPolicy(ctx)() // key rotation policy and re-seal loop (keys.go)
+	// The module catalog is seeded from the fixtures compiled in (idempotent; checks.go).
+	seed, err := a.SeedModules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range seed.Errors {
+		a.log.Warn("module catalog: a module was not seeded", "error", e)
+	}
+	a.log.Info("module catalog seeded", "created", seed.Created, "updated", seed.Updated,
+		"unchanged", seed.Unchanged, "refused", len(seed.Errors))
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
 	go a.results.RunGC(gcCtx, 10*time.Minute, func(err error) {

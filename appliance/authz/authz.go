@@ -28,6 +28,9 @@ const (
 	PlatformAuditRead     Action = "platform.audit.read"
 	PlatformBackup        Action = "platform.backup"
 	PlatformKeys          Action = "platform.keys"
+	// PlatformModules moves catalog module versions between states (draft, qa, released,
+	// deprecated, retired); the catalog itself is readable by every signed-in user.
+	PlatformModules Action = "platform.modules"
 
 	TenantsList Action = "tenants.list" // filtered to the caller's memberships
 
@@ -46,6 +49,10 @@ const (
 	// standard users name credentials in scans without seeing the vault.
 	TenantCredentialsRead   Action = "tenant.credentials.read"   //nolint:gosec // an action name
 	TenantCredentialsManage Action = "tenant.credentials.manage" //nolint:gosec // an action name
+	// TenantModulesManage switches modules on and off for the tenant and sets their
+	// parameters; TenantWaive accepts a finding's risk (the waiver names its approver).
+	TenantModulesManage Action = "tenant.modules.manage"
+	TenantWaive         Action = "tenant.findings.waive"
 )
 
 // IsTenant reports whether the action is checked against a tenant membership.
@@ -57,13 +64,14 @@ func (a Action) IsPlatform() bool { return platformActions[a] }
 var platformActions = map[Action]bool{
 	PlatformTenantsCreate: true, PlatformTenantsDelete: true, PlatformTenantsStatus: true,
 	PlatformUsersRead: true, PlatformUsersManage: true, PlatformAuditRead: true,
-	PlatformBackup: true, PlatformKeys: true,
+	PlatformBackup: true, PlatformKeys: true, PlatformModules: true,
 }
 
 var tenantActions = map[Action]bool{
 	TenantRead: true, TenantUpdate: true, TenantUsersRead: true, TenantUsersManage: true,
 	TenantTokensRead: true, TenantTokensManage: true, TenantAuditRead: true, TenantWrite: true,
 	TenantExport: true, TenantCredentialsRead: true, TenantCredentialsManage: true,
+	TenantModulesManage: true, TenantWaive: true,
 }
 
 // roleActions is the permission table: what each tenant role may do in its tenant. Auditors
@@ -72,7 +80,8 @@ var roleActions = map[store.TenantRole]map[Action]bool{
 	store.RoleAdmin: {TenantRead: true, TenantUpdate: true, TenantUsersRead: true,
 		TenantUsersManage: true, TenantTokensRead: true, TenantTokensManage: true,
 		TenantAuditRead: true, TenantWrite: true, TenantExport: true,
-		TenantCredentialsRead: true, TenantCredentialsManage: true},
+		TenantCredentialsRead: true, TenantCredentialsManage: true, TenantModulesManage: true,
+		TenantWaive: true},
 	store.RoleStandard: {TenantRead: true, TenantWrite: true},
 	store.RoleAuditor: {TenantRead: true, TenantUsersRead: true, TenantTokensRead: true,
 		TenantAuditRead: true, TenantExport: true, TenantCredentialsRead: true},
@@ -93,9 +102,10 @@ func RoleActions(r store.TenantRole) []Action {
 func AllActions() []Action {
 	return []Action{Public, Self, PlatformTenantsCreate, PlatformTenantsDelete,
 		PlatformTenantsStatus, PlatformUsersRead, PlatformUsersManage, PlatformAuditRead,
-		PlatformBackup, PlatformKeys, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
+		PlatformBackup, PlatformKeys, PlatformModules, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
 		TenantUsersManage, TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantExport,
-		TenantWrite, TenantCredentialsRead, TenantCredentialsManage}
+		TenantWrite, TenantCredentialsRead, TenantCredentialsManage, TenantModulesManage,
+		TenantWaive}
 }
 
 // Principal is the caller of a request, established by authentication.

@@ -300,6 +300,7 @@ func (s *Server) routesV1() {
 	s.routesAssets()
 	s.routesKeys()
 	s.routesCredentials()
+	s.routesChecks()
 }
 
 // TenantCreate is the body of POST /v1/tenants.

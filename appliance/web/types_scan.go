@@ -36,11 +36,15 @@ type ScanReport struct {
 	Hosts     int `json:"hosts"`
 	OpenPorts int `json:"open_ports"`
 	// Neighbours counts assets that SNMP agents' ARP tables added beyond the live hosts.
-	Neighbours int               `json:"neighbours"`
-	Assets     []ScannedAsset    `json:"assets"`
-	Errors     []ScanTargetError `json:"errors,omitempty"`
-	Started    time.Time         `json:"started"`
-	Finished   time.Time         `json:"finished"`
+	Neighbours int `json:"neighbours"`
+	// Findings and Score are the check run that followed the scan: failed checks over the
+	// whole inventory and the tenant's weighted score (null when nothing applied).
+	Findings int               `json:"findings"`
+	Score    *float64          `json:"score"`
+	Assets   []ScannedAsset    `json:"assets"`
+	Errors   []ScanTargetError `json:"errors,omitempty"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
 }
 
 // ScannedAsset is an asset as a scan reports it.

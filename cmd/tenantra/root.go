@@ -107,7 +107,8 @@ func (c *cli) newRootCmd() *cobra.Command {
 	pf.BoolVar(&c.json, "json", false, "print machine-readable JSON")
 	root.AddCommand(c.newServeCmd(), c.newVersionCmd(), c.newTenantCmd(), c.newUserCmd(),
 		c.newAuditCmd(), c.newBackupCmd(), c.newRestoreCmd(), c.newExportCmd(),
-		c.newKeysCmd(), c.newServiceCmd(), c.newScanCmd(), c.newLabCmd(), c.newCredCmd())
+		c.newKeysCmd(), c.newServiceCmd(), c.newScanCmd(), c.newLabCmd(), c.newCredCmd(),
+		c.newModulesCmd(), c.newFindingsCmd(), c.newComplianceCmd())
 	return root
 }
 
