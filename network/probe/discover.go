@@ -18,17 +18,21 @@ func DefaultPingPorts() []uint16 { return []uint16{80, 443, 22, 445, 3389} }
 
 // Host is a live host and the evidence for it.
 type Host struct {
-	Addr   netip.Addr
-	Method string // "tcp-ping" now; "icmp-echo" and "arp" when privileged paths exist
+	Addr netip.Addr
+	// Method is the evidence: "tcp-ping", "icmp-echo", "arp", or "local" for an address of
+	// this machine's own interfaces (see Auto).
+	Method string
 	Port   uint16 // the port that answered, for tcp-ping
-	State  State  // open or closed: how the port answered
+	State  State  // open or closed: how the port answered, for tcp-ping
 	RTT    time.Duration
+	// MAC is the hardware address from the ARP reply ("arp"), or the interface's own for
+	// "local"; nil otherwise.
+	MAC net.HardwareAddr
 }
 
 // Discoverer finds live hosts among targets and calls alive once per live host, from a
-// single goroutine. It is the extension point for privileged discovery: an ICMP echo
-// (golang.org/x/net/icmp) or an ARP sweep of on-link subnets (github.com/mdlayher/arp) with
-// CAP_NET_RAW implements the same interface, and the caller picks one by capability.
+// single goroutine. TCPPing needs no privileges; Auto adds an ARP sweep of on-link subnets
+// and ICMP echo when raw sockets are available, and falls back to TCPPing otherwise.
 type Discoverer interface {
 	Discover(ctx context.Context, req Request, alive func(Host)) (Progress, error)
 }

@@ -147,19 +147,22 @@ func portList(ports []uint16) string {
 type probeRun struct {
 	open          map[netip.AddrPort]bool
 	alive         int
-	portProbes    uint64 // port-stage verdicts
-	pingProbes    uint64 // discovery attempts
-	wrong         uint64 // port-stage verdicts neither open nor closed
+	portProbes    uint64        // port-stage verdicts
+	portInitial   time.Duration // the port stage's initial timeout (Timing.Initial)
+	pingProbes    uint64        // discovery attempts
+	wrong         uint64        // port-stage verdicts neither open nor closed
 	retries       uint64
 	backPressure  uint64
 	discover, all time.Duration // discovery alone; discovery and ports together
 	cpu           time.Duration
 }
 
-// scanLikeAppliance runs the two probe stages of appliance.Scan: unprivileged TCP ping
-// over the targets, then the ports of the live hosts; appliance.Scan uses Config{}.
-func scanLikeAppliance(ctx context.Context, cfg Config, set *targets.Set,
-	ports []uint16) (probeRun, error) {
+// scanLikeAppliance runs the two probe stages of appliance.Scan: host discovery over the
+// targets, then the ports of the live hosts; appliance.Scan uses Config{}. Discovery is
+// unprivileged TCP ping unless disc builds another Discoverer. With seedTiming the port
+// stage's initial timeout comes from discovery's RTTs (PortTiming).
+func scanLikeAppliance(ctx context.Context, cfg Config, set *targets.Set, ports []uint16,
+	disc func(*Scanner) Discoverer, seedTiming bool) (probeRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, scanBudget)
 	defer cancel()
 	res := probeRun{open: map[netip.AddrPort]bool{}}
@@ -169,15 +172,24 @@ func scanLikeAppliance(ctx context.Context, cfg Config, set *targets.Set,
 	}
 	start, cpu0 := time.Now(), cpuTime()
 	var alive []netip.Addr
-	dp, err := TCPPing{Scanner: s}.Discover(ctx, Request{Targets: set.All(), Total: set.Len()},
-		func(h Host) { alive = append(alive, h.Addr) })
+	var found []Host
+	var d Discoverer = TCPPing{Scanner: s}
+	if disc != nil {
+		d = disc(s)
+	}
+	dp, err := d.Discover(ctx, Request{Targets: set.All(), Total: set.Len()},
+		func(h Host) { alive, found = append(alive, h.Addr), append(found, h) })
 	if err != nil {
 		return res, fmt.Errorf("discovery: %w", err)
 	}
 	res.discover = time.Since(start)
 	slices.SortFunc(alive, func(x, y netip.Addr) int { return x.Compare(y) })
+	var tm Timing
+	if seedTiming {
+		tm = PortTiming(tm, found)
+	}
 	pp, err := s.Scan(ctx, Request{Targets: slices.Values(alive), Total: uint64(len(alive)),
-		Ports: ports}, func(r Result) {
+		Ports: ports, Timing: tm}, func(r Result) {
 		if r.State == StateOpen {
 			res.open[r.Addr] = true
 		}
@@ -189,6 +201,7 @@ func scanLikeAppliance(ctx context.Context, cfg Config, set *targets.Set,
 	res.cpu = time.Duration((cpuTime() - cpu0) * float64(time.Second))
 	res.alive, res.pingProbes = len(alive), dp.Attempts
 	res.portProbes, res.retries = pp.Done, pp.Retries
+	res.portInitial = tm.withDefaults().Initial
 	res.backPressure = dp.BackPressure + pp.BackPressure
 	res.wrong = pp.Done - pp.Open - pp.Closed
 	return res, nil
@@ -244,12 +257,13 @@ func BenchmarkOpenLabVsNmap(b *testing.B) {
 	var p256Wall time.Duration
 	var p256Probes uint64
 	for b.Loop() {
-		if pr, err = scanLikeAppliance(ctx, Config{}, set, ports); err != nil {
+		if pr, err = scanLikeAppliance(ctx, Config{}, set, ports, nil, false); err != nil {
 			b.Fatalf("probe: %v", err)
 		}
 		// The same at 256 in flight, which BenchmarkConnectScan found faster on loopback
 		// than the default 1,024: does the default cost the comparison?
-		p256, err := scanLikeAppliance(ctx, Config{MaxConcurrency: 256}, set, ports)
+		p256, err := scanLikeAppliance(ctx, Config{MaxConcurrency: 256}, set, ports,
+			nil, false)
 		if err != nil {
 			b.Fatalf("probe at 256: %v", err)
 		}
