@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,6 +54,7 @@ type Appliance struct {
 	snmpOUI      *snmp.OUITable
 	factsMu      sync.Mutex // serialises read-merge-write of asset fact documents (facts.go)
 	checks       checkEngine
+	resolver     *net.Resolver // host names in discovery; nil is the system's (sources.go)
 
 	adminPassword string
 	passwordCost  int

@@ -204,9 +204,10 @@ func (a *Appliance) CheckModules(ctx context.Context) (web.CatalogDrift, error) 
 // ListModules lists catalog versions, newest version first within a slug.
 func (a *Appliance) ListModules(ctx context.Context, f store.ModuleFilter, p store.Page) (
 	[]web.ModuleBody, int, error) {
-	// An admin command on a data dir that never served seeds the catalog first.
+	// An admin command on a data dir that never served seeds the catalog first (serve seeds
+	// at start-up; API callers never write through a read).
 	if all, err := a.store.ModuleVersions(ctx, store.ModuleFilter{}); err == nil &&
-		len(all) == 0 {
+		len(all) == 0 && authz.FromContext(ctx).Local {
 		if _, err := a.SeedModules(ctx); err != nil {
 			return nil, 0, err
 		}
@@ -239,7 +240,7 @@ func moduleBody(v store.ModuleVersion) web.ModuleBody {
 		Category: v.Category, State: v.State, Sunset: v.Sunset, Profile: v.Profile,
 		Platforms: v.Platforms, RequiresAdmin: v.RequiresAdmin, Severity: v.Severity,
 		Frameworks: v.Frameworks, Checksum: v.Checksum, Changelog: v.Changelog,
-		Updated: v.Updated}
+		Updated: v.Updated, Parameters: json.RawMessage(v.ParamsSchema)}
 }
 
 // SetModuleState moves a catalog version to a new state (platform admins), audited.

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/report"
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/scanner"
@@ -99,6 +100,12 @@ func (a *Appliance) ComplianceFramework(ctx context.Context, tenantRef, framewor
 		v.ID, v.Title = ctl.ID, ctl.Title
 		if v.Status == "" {
 			v.Status = scanner.StatusNotApplicable
+		}
+		if v.FailingAssets == nil {
+			v.FailingAssets = []web.AssetRef{}
+		}
+		if v.Checks == nil {
+			v.Checks = []string{}
 		}
 		out.Controls = append(out.Controls, v)
 	}
@@ -278,8 +285,12 @@ func (a *Appliance) Overview(ctx context.Context) ([]web.OverviewItem, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := authz.FromContext(ctx)
 	out := []web.OverviewItem{}
 	for _, t := range ts {
+		if t.RequireMFA && p != nil && !p.Local && p.TokenID == "" && !p.MFA {
+			continue // the tenant asks for a second factor this session lacks (guard.go)
+		}
 		it := web.OverviewItem{Tenant: web.AssetRefTenant{ID: t.ID, Slug: t.Slug,
 			Name: t.Name}}
 		if t.Status == store.TenantActive {

@@ -31,6 +31,9 @@ type credSecret struct {
 	Community string `json:"c,omitempty"`
 	AuthPass  string `json:"a,omitempty"`
 	PrivPass  string `json:"p,omitempty"`
+	Password  string `json:"pw,omitempty"` // ldap bind password
+	Token     string `json:"t,omitempty"`  // fortigate API token
+	Secret    string `json:"s,omitempty"`  // omada client secret
 }
 
 // credAAD binds a sealed secret to its tenant and credential: moved to another row or
@@ -98,11 +101,18 @@ func validateCredential(req web.CredentialRequest) (map[string]string, credSecre
 		}
 		meta["user"], meta["auth_proto"], meta["priv_proto"] = req.User, auth, priv
 		sec.AuthPass, sec.PrivPass = req.AuthPassword, req.PrivPassword
+	case store.CredLDAP, store.CredFortiGate, store.CredOmada:
+		if req.Community != "" || req.User != "" || req.AuthPassword != "" ||
+			req.PrivPassword != "" || req.AuthProto != "" || req.PrivProto != "" {
+			return nil, sec, bad("%s takes no SNMP fields (community, user, protocols, "+
+				"SNMP passwords)", req.Kind)
+		}
+		return validateSource(req)
 	case "":
-		return nil, sec, bad("kind is required: snmp-v2c or snmp-v3")
+		return nil, sec, bad("kind is required: snmp-v2c, snmp-v3, ldap, fortigate or omada")
 	default:
-		return nil, sec, bad("kind %q is unknown; use snmp-v2c or snmp-v3",
-			truncate(req.Kind, 40))
+		return nil, sec, bad("kind %q is unknown; use snmp-v2c, snmp-v3, ldap, fortigate "+
+			"or omada", truncate(req.Kind, 40))
 	}
 	if err := snmpCredential(store.Credential{Name: req.Name, Kind: req.Kind,
 		Metadata: meta}, sec).Validate(); err != nil {
@@ -272,6 +282,20 @@ func (a *Appliance) TestCredential(ctx context.Context, tenantRef, ref string,
 	c, sec, err := a.openCredential(ctx, t.ID, ref)
 	if err != nil {
 		return web.CredentialTestResult{}, err
+	}
+	if !strings.HasPrefix(c.Kind, "snmp-") {
+		if req.Target != "" {
+			return web.CredentialTestResult{}, store.Errorf(store.ErrInvalid, "a %s "+
+				"credential tests against its own URL; leave target out", c.Kind)
+		}
+		res, err := testSource(ctx, c, sec)
+		if err != nil {
+			return res, err
+		}
+		outcome := map[bool]string{true: "success", false: "failure"}[res.OK]
+		a.audit(ctx, t.ID, "credential.test", c.Name, outcome, map[string]any{
+			"target": res.Target, "ok": res.OK})
+		return res, nil
 	}
 	target := strings.TrimSpace(req.Target)
 	if target == "" {

@@ -43,10 +43,19 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 		return rep, store.Errorf(store.ErrConflict, "tenant %s is suspended; resume it "+
 			"before scanning", t.Slug)
 	}
-	if len(req.Targets) == 0 {
+	if len(req.Targets) == 0 && len(req.Sources) == 0 {
 		return rep, store.Errorf(store.ErrInvalid, "targets are required: CIDRs, ranges "+
-			"(10.0.0.5-20) or host names")
+			"(10.0.0.5-20) or host names; or name sources such as ldap:corp")
 	}
+	sources, err := a.scanSources(ctx, t.ID, req.Sources) // unsealed now, never stored
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		for _, s := range sources {
+			s.close()
+		}
+	}()
 	ports, err := scanPorts(req.Ports)
 	if err != nil {
 		return rep, err
@@ -55,32 +64,75 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	if err != nil {
 		return rep, err
 	}
+	if len(req.Targets) > 0 {
+		if err := a.scanNetwork(ctx, t, req, ports, vault, &rep, progress); err != nil {
+			return rep, err
+		}
+	}
+	// 6. Directory, firewall and controller sources.
+	for _, src := range sources {
+		progress(web.ScanProgress{Stage: "source " + src.name})
+		if err := a.collectSource(ctx, t.ID, src, &rep); err != nil {
+			return rep, err
+		}
+	}
+	// 7. Checks and compliance over the updated inventory. A failed run does not fail the
+	// scan: the inventory is stored, and the next run catches up.
+	progress(web.ScanProgress{Stage: "checks"})
+	if res, err := a.RunChecks(ctx, t.ID, "scan"); err != nil {
+		rep.Errors = append(rep.Errors, web.ScanTargetError{Error: "checks: " + err.Error()})
+	} else {
+		rep.Findings, rep.Score = len(res.Findings), res.Summary.Score
+	}
+	rep.Finished = time.Now().UTC()
+	a.audit(ctx, t.ID, "scan.run", strings.Join(req.Targets, ","), "success", map[string]any{
+		"hosts": rep.Hosts, "open_ports": rep.OpenPorts, "assets": len(rep.Assets)})
+	progress(web.ScanProgress{Stage: "done", Done: len(rep.Assets), Total: len(rep.Assets)})
+	return rep, nil
+}
+
+// scanNetwork is the network stage of a scan: host discovery, port probes, service
+// fingerprints and SNMP, reconciled into the inventory.
+func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.ScanRequest,
+	ports []uint16, vault []snmp.Credential, rep *web.ScanReport,
+	progress func(web.ScanProgress)) error {
 	set, err := targets.Parse(ctx, strings.Join(req.Targets, ","), targets.Options{
-		Resolver: net.DefaultResolver, Exclude: strings.Join(req.Exclude, ","), Force: req.Force})
+		Resolver: a.resolve(), Exclude: strings.Join(req.Exclude, ","), Force: req.Force})
 	if err != nil {
-		return rep, store.Errorf(store.ErrInvalid, "%s", err.Error())
+		return store.Errorf(store.ErrInvalid, "%s", err.Error())
 	}
 	for _, e := range set.Errors() {
 		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: "", Error: e.Error()})
 	}
 	sc, err := probe.NewScanner(probe.Config{})
 	if err != nil {
-		return rep, err
+		return err
 	}
 	preq := probe.Request{Targets: set.All(), Total: set.Len()}
 	if req.Rate > 0 {
 		preq.Rate = rate.Limit(req.Rate)
 	}
-	// 1. Which addresses answer at all.
+	// 1. Which addresses answer at all: ARP on on-link subnets and ICMP echo with raw
+	// sockets (CAP_NET_RAW), TCP pings otherwise (probe.Auto chooses).
 	var alive []netip.Addr
+	var found []probe.Host
+	macs := map[netip.Addr]string{}
+	var mu sync.Mutex
 	progress(web.ScanProgress{Stage: "discovery", Total: int(set.Len())})
-	if _, err := (probe.TCPPing{Scanner: sc}).Discover(ctx, preq, func(h probe.Host) {
+	if _, err := (probe.Auto{Scanner: sc}).Discover(ctx, preq, func(h probe.Host) {
+		mu.Lock()
+		defer mu.Unlock()
 		alive = append(alive, h.Addr)
+		found = append(found, h)
+		if len(h.MAC) > 0 {
+			macs[h.Addr] = h.MAC.String()
+		}
 	}); err != nil {
-		return rep, fmt.Errorf("host discovery: %w", err)
+		return fmt.Errorf("host discovery: %w", err)
 	}
 	slices.SortFunc(alive, func(x, y netip.Addr) int { return x.Compare(y) })
 	rep.Hosts = len(alive)
+	preq.Timing = probe.PortTiming(preq.Timing, found)
 	// 2. Their open ports.
 	open := map[netip.Addr][]uint16{}
 	progress(web.ScanProgress{Stage: "ports", Total: len(alive) * len(ports)})
@@ -90,7 +142,7 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 			open[r.Addr.Addr()] = append(open[r.Addr.Addr()], r.Addr.Port())
 		}
 	}); err != nil {
-		return rep, fmt.Errorf("port scan: %w", err)
+		return fmt.Errorf("port scan: %w", err)
 	}
 	// 3. What listens there, and 4. what SNMP agents say.
 	services := a.identify(ctx, open, progress)
@@ -100,12 +152,15 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	progress(web.ScanProgress{Stage: "inventory", Total: len(alive)})
 	tdb, release, err := a.store.TenantDB(ctx, t.ID)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer release()
 	for i, addr := range alive {
 		obs := inventory.Observation{Source: "scan", At: time.Now().UTC(),
 			Addresses: []string{addr.String()}}
+		if mac := macs[addr]; mac != "" {
+			obs.MACs = append(obs.MACs, mac)
+		}
 		doc := factDoc{Updated: obs.At, Sources: []string{"scan"}}
 		f := Facts{doc: &doc}
 		for _, s := range services[addr] {
@@ -134,7 +189,7 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 		}
 		rec, err := tdb.AssetRecord(ctx, id)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		body, _, _ := assetBody(rec)
 		rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
@@ -172,26 +227,14 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 			}
 			rec, err := tdb.AssetRecord(ctx, id)
 			if err != nil {
-				return rep, err
+				return err
 			}
 			body, _, _ := assetBody(rec)
 			rep.Neighbours++
 			rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
 		}
 	}
-	// 6. Checks and compliance over the updated inventory. A failed run does not fail the
-	// scan: the inventory is stored, and the next run catches up.
-	progress(web.ScanProgress{Stage: "checks"})
-	if res, err := a.RunChecks(ctx, t.ID, "scan"); err != nil {
-		rep.Errors = append(rep.Errors, web.ScanTargetError{Error: "checks: " + err.Error()})
-	} else {
-		rep.Findings, rep.Score = len(res.Findings), res.Summary.Score
-	}
-	rep.Finished = time.Now().UTC()
-	a.audit(ctx, t.ID, "scan.run", strings.Join(req.Targets, ","), "success", map[string]any{
-		"hosts": rep.Hosts, "open_ports": rep.OpenPorts, "assets": len(rep.Assets)})
-	progress(web.ScanProgress{Stage: "done", Done: len(rep.Assets), Total: len(rep.Assets)})
-	return rep, nil
+	return nil
 }
 
 func scanPorts(spec string) ([]uint16, error) {

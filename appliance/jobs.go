@@ -18,7 +18,6 @@ import (
 	"github.com/tenantra/tenantra/store/sqlite"
 )
 
-
 // Timings of the job runner: how often schedules are checked, how often a running job's
 // progress is written and announced, and how long watchers wait before re-reading a job
 // that changed without telling (a job finished by another runner, or a lost signal).

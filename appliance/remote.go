@@ -370,8 +370,35 @@ func (r *remote) TestCredential(ctx context.Context, tenantRef, ref string,
 	return res, err
 }
 
-// ListModules lists the catalog.
+// ListModules lists the catalog, a page of at most 100 at a time (the API's maximum).
 func (r *remote) ListModules(ctx context.Context, f store.ModuleFilter, p store.Page) (
+	[]web.ModuleBody, int, error) {
+	return pages(p, func(p store.Page) ([]web.ModuleBody, int, error) {
+		return r.listModules(ctx, f, p)
+	})
+}
+
+// pages fetches a large page as several API pages of 100.
+func pages[T any](p store.Page, get func(store.Page) ([]T, int, error)) ([]T, int, error) {
+	if p.Size <= store.MaxPageSize {
+		return get(p)
+	}
+	var out []T
+	first := (max(p.Page, 1) - 1) * p.Size
+	for n := first / store.MaxPageSize; ; n++ {
+		items, total, err := get(store.Page{Page: n + 1, Size: store.MaxPageSize})
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, items...)
+		if len(items) < store.MaxPageSize || len(out) >= p.Size ||
+			(n+1)*store.MaxPageSize >= total {
+			return out[:min(len(out), p.Size)], total, nil
+		}
+	}
+}
+
+func (r *remote) listModules(ctx context.Context, f store.ModuleFilter, p store.Page) (
 	[]web.ModuleBody, int, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"kind": f.Kind, "category": f.Category,
@@ -396,6 +423,13 @@ func (r *remote) CheckModules(ctx context.Context) (web.CatalogDrift, error) {
 
 // ListFindings lists a tenant's findings.
 func (r *remote) ListFindings(ctx context.Context, tenantRef string, f store.FindingFilter,
+	p store.Page) ([]store.Finding, int, error) {
+	return pages(p, func(p store.Page) ([]store.Finding, int, error) {
+		return r.listFindings(ctx, tenantRef, f, p)
+	})
+}
+
+func (r *remote) listFindings(ctx context.Context, tenantRef string, f store.FindingFilter,
 	p store.Page) ([]store.Finding, int, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"severity": f.Severity, "status": f.Status,

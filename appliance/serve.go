@@ -31,16 +31,6 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		HTTPAddr: cfg.HTTPListen, HTTPSAddr: cfg.Listen,
 	}
 	defer a.StartKeyPolicy(ctx)() // key rotation policy and re-seal loop (keys.go)
-	// The module catalog is seeded from the fixtures compiled in (idempotent; checks.go).
-	seed, err := a.SeedModules(ctx)
-	if err != nil {
-		return err
-	}
-	for _, e := range seed.Errors {
-		a.log.Warn("module catalog: a module was not seeded", "error", e)
-	}
-	a.log.Info("module catalog seeded", "created", seed.Created, "updated", seed.Updated,
-		"unchanged", seed.Unchanged, "refused", len(seed.Errors))
 	gcCtx, stopGC := context.WithCancel(ctx)
 	defer stopGC()
 	go a.results.RunGC(gcCtx, 10*time.Minute, func(err error) {
@@ -63,6 +53,17 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer sockLn.Close()
+
+	// The module catalog is seeded from the fixtures compiled in (idempotent; checks.go).
+	seed, err := a.SeedModules(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range seed.Errors {
+		a.log.Warn("module catalog: a module was not seeded", "error", e)
+	}
+	a.log.Info("module catalog seeded", "created", seed.Created, "updated", seed.Updated,
+		"unchanged", seed.Unchanged, "refused", len(seed.Errors))
 
 	// The first admin is made only once the listeners are ours, so that a busy port cannot
 	// swallow the one-time password.

@@ -2,10 +2,14 @@ package store
 
 import "time"
 
-// Credential kinds the vault holds. The AD and firewall modules add ldap, fortigate and omada.
+// Credential kinds the vault holds: SNMP for device discovery, and the sources of the AD and
+// firewall collectors.
 const (
-	CredSNMPv2c = "snmp-v2c" //nolint:gosec // a kind name, not a secret
-	CredSNMPv3  = "snmp-v3"
+	CredSNMPv2c   = "snmp-v2c" //nolint:gosec // a kind name, not a secret
+	CredSNMPv3    = "snmp-v3"
+	CredLDAP      = "ldap"
+	CredFortiGate = "fortigate"
+	CredOmada     = "omada"
 )
 
 // Credential is one entry of a tenant's credential vault as everything outside the vault sees

@@ -31,6 +31,8 @@ type ModuleBody struct {
 	Checksum      string    `json:"checksum"`
 	Changelog     string    `json:"changelog"`
 	Updated       time.Time `json:"updated"`
+	// Parameters is the version's parameters JSON Schema: what PUT …/modules accepts.
+	Parameters json.RawMessage `json:"parameters"`
 }
 
 // ModuleStateRequest is the body of PATCH /v1/modules/{slug}/versions/{version}: the new
@@ -236,7 +238,9 @@ func (s *Server) routesChecks() {
 				s.fail(w, r, err)
 				return
 			}
-			writeList(w, r, items, len(items), store.Page{Page: 1, Size: len(items)})
+			// Not writeList: a change is never answered 304 Not Modified.
+			writeJSON(w, http.StatusOK, ListBody[TenantModule]{Items: items, Total: len(items),
+				Page: 1, PageSize: len(items)})
 		})
 	s.handle(http.MethodGet, base+"/findings", authz.TenantRead,
 		func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {

@@ -11,10 +11,17 @@ import (
 )
 
 // CredentialRequest is the body of POST /v1/tenants/{tenant}/credentials. Which fields apply
-// depends on the kind: snmp-v2c takes community; snmp-v3 takes user, auth_proto ("SHA" or
-// "SHA-256", default SHA-256), auth_password, priv_proto ("AES", the default) and
-// priv_password, both passwords 8 characters or more. The secret fields are sealed on
-// arrival and never answered again.
+// depends on the kind:
+//   - snmp-v2c: community;
+//   - snmp-v3: user, auth_proto ("SHA" or "SHA-256", default SHA-256), auth_password,
+//     priv_proto ("AES", the default) and priv_password, both 8 characters or more;
+//   - ldap: url (ldap:// or ldaps://), bind_dn (a DN, UPN or DOMAIN\user), password,
+//     base_dn (optional), starttls, ca_pem or pin, stale_days (default 90);
+//   - fortigate: url (https://), token, ca_pem or pin, vdom, baseline_version;
+//   - omada: url (https://), omadac_id, client_id, client_secret, ca_pem or pin.
+//
+// The secret fields (community, passwords, token, client_secret) are sealed on arrival and
+// never answered again.
 type CredentialRequest struct {
 	Name         string `json:"name"`
 	Kind         string `json:"kind"`
@@ -24,20 +31,37 @@ type CredentialRequest struct {
 	AuthPassword string `json:"auth_password,omitempty"`
 	PrivProto    string `json:"priv_proto,omitempty"`
 	PrivPassword string `json:"priv_password,omitempty"`
+
+	URL             string `json:"url,omitempty"`
+	BindDN          string `json:"bind_dn,omitempty"`
+	Password        string `json:"password,omitempty"`
+	BaseDN          string `json:"base_dn,omitempty"`
+	StartTLS        bool   `json:"starttls,omitempty"`
+	CAPEM           string `json:"ca_pem,omitempty"`
+	Pin             string `json:"pin,omitempty"`
+	StaleDays       int    `json:"stale_days,omitempty"`
+	Token           string `json:"token,omitempty"`
+	VDOM            string `json:"vdom,omitempty"`
+	BaselineVersion string `json:"baseline_version,omitempty"`
+	OmadacID        string `json:"omadac_id,omitempty"`
+	ClientID        string `json:"client_id,omitempty"`
+	ClientSecret    string `json:"client_secret,omitempty"`
 }
 
-// CredentialTestRequest is the body of POST …/credentials/{credential}/test: the SNMP agent
-// to ask ("host" or "host:port"; default 127.0.0.1:161).
+// CredentialTestRequest is the body of POST …/credentials/{credential}/test: for SNMP, the
+// agent to ask ("host" or "host:port"; default 127.0.0.1:161). LDAP, FortiGate and Omada
+// credentials test against their own URL and take no target.
 type CredentialTestRequest struct {
 	Target string `json:"target,omitempty"`
 }
 
-// CredentialTestResult says whether the agent answered a GET of sysDescr with the stored
-// credential.
+// CredentialTestResult says whether the peer accepted the stored credential: an SNMP agent's
+// sysDescr, or for the other kinds a one-line description of what answered (Detail).
 type CredentialTestResult struct {
 	OK       bool   `json:"ok"`
 	Target   string `json:"target"`
 	SysDescr string `json:"sys_descr,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 

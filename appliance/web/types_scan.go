@@ -18,6 +18,10 @@ type ScanRequest struct {
 	// ad-hoc communities. Only the names are stored with the job; the secrets are unsealed
 	// when it runs.
 	Credentials []string `json:"credentials,omitempty"`
+	// Sources names discovery sources from the vault as kind:name — "ldap:corp",
+	// "fortigate:hq-fw", "omada:branch" — collected after the network stage; a scan may name
+	// sources only, without targets.
+	Sources []string `json:"sources,omitempty"`
 	// Force allows more than a /16 of addresses.
 	Force bool `json:"force,omitempty"`
 	// Rate caps probes per second for this scan; 0 means the appliance's limit only.

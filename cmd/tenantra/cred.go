@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -50,16 +52,23 @@ func (c *cli) readSecretLines(flag string, n int) ([]string, error) {
 func (c *cli) newCredAddCmd() *cobra.Command {
 	var tenant, kind, name string
 	var req web.CredentialRequest
-	var communityStdin, passwordStdin bool
+	var communityStdin, passwordStdin, secretStdin bool
+	var caFile string
 	cmd := &cobra.Command{
-		Use: "add --tenant T --kind snmp-v2c|snmp-v3 --name N " +
-			"[--community-stdin | --user U --password-stdin]",
+		Use: "add --tenant T --kind snmp-v2c|snmp-v3|ldap|fortigate|omada --name N " +
+			"[--community-stdin | --user U --password-stdin | --url URL --secret-stdin …]",
 		Short: "Add a credential; its secrets are read from standard input",
 		Long: "Add a credential to a tenant's vault. Secrets are read from standard input, " +
 			"never\nfrom flags:\n" +
 			"  snmp-v2c with --community-stdin: one line, the community;\n" +
 			"  snmp-v3 with --password-stdin: the first line is the authentication\n" +
-			"  passphrase, the second the privacy passphrase (8 characters or more each).\n" +
+			"  passphrase, the second the privacy passphrase (8 characters or more each);\n" +
+			"  ldap with --secret-stdin: the bind password (--url ldaps://dc.corp.example\n" +
+			"  --bind-dn svc@corp.example [--base-dn …] [--starttls] [--ca-file F | --pin P]);\n" +
+			"  fortigate with --secret-stdin: the REST API token (--url https://fw\n" +
+			"  [--ca-file F | --pin P] [--vdom V] [--baseline 7.2.8]);\n" +
+			"  omada with --secret-stdin: the client secret (--url https://controller\n" +
+			"  --omadac-id ID --client-id ID [--ca-file F | --pin P]).\n" +
 			"Secrets are sealed with the tenant's data key and never shown again.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -88,6 +97,30 @@ func (c *cli) newCredAddCmd() *cobra.Command {
 					return err
 				}
 				req.AuthPassword, req.PrivPassword = lines[0], lines[1]
+			case store.CredLDAP, store.CredFortiGate, store.CredOmada:
+				if !secretStdin {
+					return usagef("%s reads its secret from standard input: add "+
+						"--secret-stdin", kind)
+				}
+				lines, err := c.readSecretLines("--secret-stdin", 1)
+				if err != nil {
+					return err
+				}
+				switch kind {
+				case store.CredLDAP:
+					req.Password = lines[0]
+				case store.CredFortiGate:
+					req.Token = lines[0]
+				default:
+					req.ClientSecret = lines[0]
+				}
+				if caFile != "" {
+					b, err := os.ReadFile(caFile)
+					if err != nil {
+						return fmt.Errorf("--ca-file: %w", err)
+					}
+					req.CAPEM = string(b)
+				}
 			}
 			return c.withAdmin(cmd, func(svc appliance.Admin) error {
 				cr, err := svc.CreateCredential(cmdContext(cmd), tenant, req)
@@ -105,7 +138,8 @@ func (c *cli) newCredAddCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&tenant, "tenant", "", "tenant slug or id")
-	f.StringVar(&kind, "kind", "", "credential kind: snmp-v2c or snmp-v3")
+	f.StringVar(&kind, "kind", "", "credential kind: snmp-v2c, snmp-v3, ldap, fortigate "+
+		"or omada")
 	f.StringVar(&name, "name", "", "credential name, unique in the tenant")
 	f.StringVar(&req.User, "user", "", "SNMPv3 user")
 	f.StringVar(&req.AuthProto, "auth-proto", "", "SNMPv3 authentication: SHA or SHA-256 "+
@@ -115,6 +149,23 @@ func (c *cli) newCredAddCmd() *cobra.Command {
 		"read the snmp-v2c community from standard input")
 	f.BoolVar(&passwordStdin, "password-stdin", false,
 		"read the snmp-v3 auth and priv passphrases (two lines) from standard input")
+	f.BoolVar(&secretStdin, "secret-stdin", false, "read the ldap password, fortigate "+
+		"token or omada client secret (one line) from standard input")
+	f.StringVar(&req.URL, "url", "", "ldap: ldap:// or ldaps:// URL; fortigate, omada: "+
+		"https:// URL")
+	f.StringVar(&req.BindDN, "bind-dn", "", "ldap: bind DN, UPN or DOMAIN\\user")
+	f.StringVar(&req.BaseDN, "base-dn", "", "ldap: base DN (default: the server's)")
+	f.BoolVar(&req.StartTLS, "starttls", false, "ldap: upgrade ldap:// with StartTLS")
+	f.IntVar(&req.StaleDays, "stale-days", 0, "ldap: days without logon that make an "+
+		"account stale (default 90)")
+	f.StringVar(&caFile, "ca-file", "", "PEM file of the CA that signs the server's "+
+		"certificate")
+	f.StringVar(&req.Pin, "pin", "", "SHA-256 pin of the server's key (ldap) or "+
+		"certificate (fortigate, omada)")
+	f.StringVar(&req.VDOM, "vdom", "", "fortigate: virtual domain")
+	f.StringVar(&req.BaselineVersion, "baseline", "", "fortigate: minimum FortiOS version")
+	f.StringVar(&req.OmadacID, "omadac-id", "", "omada: controller id")
+	f.StringVar(&req.ClientID, "client-id", "", "omada: OpenAPI client id")
 	return cmd
 }
 
@@ -146,10 +197,8 @@ func (c *cli) newCredListCmd() *cobra.Command {
 				tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tKIND\tUSER\tCREATED\tBY")
 				for _, cr := range items {
-					user := cr.Metadata["user"]
-					if user == "" {
-						user = "-"
-					}
+					user := cmp.Or(cr.Metadata["user"], cr.Metadata["bind_dn"],
+						cr.Metadata["client_id"], cr.Metadata["url"], "-")
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cr.Name, cr.Kind, user,
 						cr.Created.Format(time.RFC3339), cr.CreatedBy)
 				}
@@ -184,7 +233,8 @@ func (c *cli) newCredTestCmd() *cobra.Command {
 					return fmt.Errorf("credential %s against %s: %s", args[0], res.Target,
 						res.Error)
 				}
-				fmt.Fprintf(c.out, "OK: %s answered: %s\n", res.Target, res.SysDescr)
+				fmt.Fprintf(c.out, "OK: %s answered: %s\n", res.Target,
+					cmp.Or(res.SysDescr, res.Detail))
 				return nil
 			})
 		},

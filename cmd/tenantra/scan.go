@@ -19,19 +19,24 @@ func (c *cli) newScanCmd() *cobra.Command {
 	var tenant, targetsFlag, excludeFlag string
 	var detach bool
 	cmd := &cobra.Command{
-		Use:   "scan --tenant T --targets SPEC [--ports top100] [--snmp-community C]",
-		Short: "Discover a tenant's hosts, ports, services and SNMP devices",
+		Use: "scan --tenant T --targets SPEC [--ports top100] [--snmp-community C] " +
+			"[--credential NAME] [--source ldap:NAME]",
+		Short: "Discover a tenant's hosts, ports, services, SNMP devices, AD and firewalls",
 		Long: "Scan queues a discovery job and follows it: it finds live hosts, their open\n" +
 			"ports and services, reads SNMP agents with the given communities, and records\n" +
 			"one asset per device in the tenant's inventory. Targets: CIDRs, ranges\n" +
 			"(10.0.0.5-20), host names, comma-separated; more than a /16 needs --force.\n" +
+			"Sources from the vault (--source ldap:corp, fortigate:hq-fw, omada:site)\n" +
+			"add AD computers, users and policy, firewall configuration and controller\n" +
+			"devices; a scan may name sources only. Checks run over the inventory after\n" +
+			"every scan: tenantra findings list shows what they found.\n" +
 			"With a running server the job runs there (--detach returns at once); alone,\n" +
 			"this command runs the queue itself until its job ends. Interrupting the\n" +
 			"command cancels the job.",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if tenant == "" || targetsFlag == "" {
-				return usagef("scan needs --tenant and --targets")
+			if tenant == "" || (targetsFlag == "" && len(req.Sources) == 0) {
+				return usagef("scan needs --tenant and --targets (or --source)")
 			}
 			req.Targets = splitComma(targetsFlag)
 			req.Exclude = splitComma(excludeFlag)
@@ -65,6 +70,10 @@ func (c *cli) newScanCmd() *cobra.Command {
 	f.StringVar(&req.Ports, "ports", "top100", "top100, top1000 or a list like 22,80,8000-8100")
 	f.StringSliceVar(&req.SNMPCommunities, "snmp-community", nil,
 		"SNMP v2c community to try (repeatable; kept in memory only, never stored)")
+	f.StringSliceVar(&req.Credentials, "credential", nil,
+		"SNMP credential from the tenant's vault to try (repeatable)")
+	f.StringSliceVar(&req.Sources, "source", nil,
+		"discovery source from the vault as kind:name, e.g. ldap:corp (repeatable)")
 	f.BoolVar(&req.Force, "force", false, "allow more than a /16 of addresses")
 	f.IntVar(&req.Rate, "rate", 0, "probes per second for this scan (0: no extra limit)")
 	f.BoolVar(&detach, "detach", false, "queue the job in the running server and return")

@@ -51,6 +51,8 @@ type Options struct {
 	// CAFile is a PEM file of the CA (or the self-signed certificate) that signs the
 	// FortiGate's certificate. Empty means the system roots, unless PinSHA256 is set.
 	CAFile string
+	// CAPEM is the same as PEM bytes (what a credential vault stores); CAFile wins.
+	CAPEM []byte
 	// PinSHA256 is the SHA-256 of the FortiGate's leaf certificate (DER) in hex, colons
 	// allowed, as `openssl x509 -noout -fingerprint -sha256` prints it. With a pin and no
 	// CAFile the chain and host name are not checked: the pin alone identifies the device,

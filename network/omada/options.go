@@ -61,6 +61,8 @@ type Options struct {
 	// CAFile is a PEM file of the CA (or self-signed certificate) of the controller. Empty
 	// means the system roots, unless PinSHA256 is set.
 	CAFile string
+	// CAPEM is the same as PEM bytes (what a credential vault stores); CAFile wins.
+	CAPEM []byte
 	// PinSHA256 is the SHA-256 of the controller's leaf certificate (DER) in hex, colons
 	// allowed. With a pin and no CAFile the pin alone identifies the controller (its
 	// self-signed certificate names no resolvable host); with both, both must hold.

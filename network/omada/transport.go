@@ -25,10 +25,14 @@ import (
 // elsewhere).
 func newHTTPClient(o Options) (*http.Client, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: read CA file: %w", ErrInvalidOptions, err)
+	if o.CAFile != "" || len(o.CAPEM) > 0 {
+		pem := o.CAPEM
+		if o.CAFile != "" {
+			b, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("%w: read CA file: %w", ErrInvalidOptions, err)
+			}
+			pem = b
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -42,7 +46,7 @@ func newHTTPClient(o Options) (*http.Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
-		if o.CAFile == "" {
+		if o.CAFile == "" && len(o.CAPEM) == 0 {
 			// The pin replaces chain and name verification: appliances ship self-signed
 			// certificates for names nobody resolves, and the pin identifies this one.
 			tc.InsecureSkipVerify = true //nolint:gosec // VerifyConnection checks the pin
