@@ -1,6 +1,6 @@
 // Package sqlite owns the appliance's embedded storage: the control database and one database
 // per tenant, each an SQLite file encrypted page by page with AES-256-XTS (ncruces/go-sqlite3
-// and its xts VFS), their forward-only migrations, the bounded pool of open tenant databases,
+// and our xtsvfs), their forward-only migrations, the bounded pool of open tenant databases,
 // and the tenant lifecycle that keeps rows, keys and files in step across crashes.
 package sqlite
 
@@ -23,10 +23,10 @@ import (
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
-	_ "github.com/ncruces/go-sqlite3/vfs/xts" // registers the "xts" VFS
 
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
+	"github.com/tenantra/tenantra/store/sqlite/xtsvfs"
 )
 
 //go:embed migrations
@@ -66,10 +66,9 @@ func OpenDB(ctx context.Context, path string, key keys.Key, opt DBOptions) (*DB,
 	}
 	if opt.CacheKiB == 0 {
 		// Enough for a 100k-asset tenant (28 MB) to stay cached: with XTS every page read
-		// from the file costs eight 512-byte preads and decryptions, so with 16 MiB lookups
-		// took 1.3–1.5× the CPU of plain; with the file in cache, 1.0–1.1×
-		// (docs/PERFORMANCE.md). SQLite allocates the cache on demand, so small tenants pay
-		// only for what they use.
+		// from the file is decrypted, so with 16 MiB lookups took 1.3–1.5× the CPU of plain;
+		// with the file in cache, 1.0–1.1× (docs/PERFORMANCE.md). SQLite allocates the cache
+		// on demand, so small tenants pay only for what they use.
 		opt.CacheKiB = 32 << 10
 	}
 	if opt.Readers == 0 {
@@ -147,10 +146,15 @@ func fileURI(path string, plain bool) string {
 	if plain {
 		return u.String() + "?mode=rwc"
 	}
-	return u.String() + "?vfs=xts&mode=rwc"
+	// Every opener of an encrypted file builds its URI here, so the VFS is registered here.
+	xtsvfs.Register()
+	return u.String() + "?vfs=" + xtsvfs.Name + "&mode=rwc"
 }
 
 func classifyOpenError(path string, err error) error {
+	if xtsvfs.IsForeignWAL(err) {
+		return fmt.Errorf("open %s: %w", filepath.Base(path), xtsvfs.ErrForeignWAL)
+	}
 	if errors.Is(err, sqlite3.NOTADB) {
 		return store.Errorf(store.ErrWrongKey,
 			"%s cannot be decrypted with the key given (wrong key, or the "+
