@@ -95,9 +95,7 @@ func (a *Appliance) SeedModules(ctx context.Context) (SeedReport, error) {
 		return rep, fmt.Errorf("module catalog: %w", err)
 	}
 	if err != nil {
-		for _, l := range strings.Split(err.Error(), "\n") {
-			rep.Errors = append(rep.Errors, l)
-		}
+		rep.Errors = append(rep.Errors, strings.Split(err.Error(), "\n")...)
 	}
 	db, err := a.store.ModuleVersions(ctx, store.ModuleFilter{})
 	if err != nil {

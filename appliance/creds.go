@@ -153,7 +153,7 @@ func (a *Appliance) CreateCredential(ctx context.Context, tenantRef string,
 		return store.Credential{}, err
 	}
 	id := uuid.NewString()
-	plain, _ := json.Marshal(sec)
+	plain, _ := json.Marshal(sec) //nolint:gosec // sealed on the next line, never stored plain
 	sealed, err := sl.Seal(plain, credAAD(t.ID, id))
 	clear(plain)
 	if err != nil {

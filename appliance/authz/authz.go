@@ -102,7 +102,8 @@ func RoleActions(r store.TenantRole) []Action {
 func AllActions() []Action {
 	return []Action{Public, Self, PlatformTenantsCreate, PlatformTenantsDelete,
 		PlatformTenantsStatus, PlatformUsersRead, PlatformUsersManage, PlatformAuditRead,
-		PlatformBackup, PlatformKeys, PlatformModules, TenantsList, TenantRead, TenantUpdate, TenantUsersRead,
+		PlatformBackup, PlatformKeys, PlatformModules, TenantsList, TenantRead, TenantUpdate,
+		TenantUsersRead,
 		TenantUsersManage, TenantTokensRead, TenantTokensManage, TenantAuditRead, TenantExport,
 		TenantWrite, TenantCredentialsRead, TenantCredentialsManage, TenantModulesManage,
 		TenantWaive}

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -283,27 +282,24 @@ func (c *cli) newComplianceCmd() *cobra.Command {
 
 func (c *cli) writeReport(svc appliance.Admin, cmd *cobra.Command, tenant, format,
 	output string) error {
-	var w io.Writer = c.out
-	if output != "-" {
-		f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return fmt.Errorf("report file: %w (choose a path that does not exist yet)", err)
-		}
-		defer func() { _ = f.Close() }()
-		w = f
-		err = svc.ComplianceReport(cmdContext(cmd), tenant, format, f)
-		if err != nil {
-			_ = os.Remove(output)
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.errOut, "Wrote the %s compliance report of %s to %s.\n", format,
-			tenant, output)
-		return nil
+	if output == "-" {
+		return svc.ComplianceReport(cmdContext(cmd), tenant, format, c.out)
 	}
-	return svc.ComplianceReport(cmdContext(cmd), tenant, format, w)
+	f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("report file: %w (choose a path that does not exist yet)", err)
+	}
+	if err := svc.ComplianceReport(cmdContext(cmd), tenant, format, f); err != nil {
+		_ = f.Close()
+		_ = os.Remove(output)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.errOut, "Wrote the %s compliance report of %s to %s.\n", format, tenant,
+		output)
+	return nil
 }
 
 func score(p *float64) string {
