@@ -124,7 +124,8 @@ var matrixRoutes = map[string]routeSpec{
 	"POST /v1/tenants/:tenant/credentials/:credential/test": {authz.TenantCredentialsManage, 404},
 
 	// Modules, findings, compliance; :slug, :finding name nothing, the waiver lacks a reason.
-	"GET /v1/modules": {authz.Self, 200},
+	"GET /v1/modules":                                   {authz.Self, 200},
+	"GET /v1/modules/drift":                             {authz.PlatformModules, 200},
 	"PATCH /v1/modules/:slug/versions/:version":         {authz.PlatformModules, 404},
 	"GET /v1/overview":                                  {authz.TenantsList, 200},
 	"GET /v1/tenants/:tenant/modules":                   {authz.TenantRead, 200},

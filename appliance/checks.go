@@ -23,6 +23,10 @@ import (
 // keepPreviousVersions is how many released versions below the newest stay schedulable.
 const keepPreviousVersions = 2
 
+// profileLimits are the execution profiles' time limits (ARCHITECTURE §6).
+var profileLimits = map[string]time.Duration{"baseline_fast": 30 * time.Second,
+	"baseline_full": 5 * time.Minute, "deep_scan": 20 * time.Minute}
+
 // checkEngine holds the compiled catalog. It is loaded from the embedded fixtures with the
 // states control.db records applied, and replaced whole when a state changes, so runs read
 // an immutable catalog.
@@ -423,7 +427,21 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 		}
 	}
 	started := time.Now().UTC()
-	res, err := c.Run(ctx, facts, opts)
+	// The run is bounded by the longest execution profile among the enabled checks
+	// (ARCHITECTURE §6): a runaway run ends instead of holding the tenant's lock.
+	limit := profileLimits["baseline_fast"]
+	for slug := range opts.Enabled {
+		if vs := c.Versions(slug); len(vs) > 0 {
+			limit = max(limit, profileLimits[vs[len(vs)-1].Profile])
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	res, err := c.Run(runCtx, facts, opts)
+	if err != nil && ctx.Err() == nil && runCtx.Err() != nil {
+		return nil, fmt.Errorf("check run exceeded its %s execution profile limit: %w",
+			limit, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -407,6 +407,17 @@ func (a *Appliance) SubmitScan(ctx context.Context, tenantRef string, req web.Sc
 	if err := validateScan(req); err != nil {
 		return store.ScanJob{}, err
 	}
+	// Sources and vault names are checked now, so a typo is an answer, not a failed job.
+	srcs, err := a.scanSources(ctx, t.ID, req.Sources)
+	if err != nil {
+		return store.ScanJob{}, err
+	}
+	for _, s := range srcs {
+		s.close()
+	}
+	if _, err := a.vaultSNMP(ctx, t.ID, req.Credentials); err != nil {
+		return store.ScanJob{}, err
+	}
 	secrets := req.SNMPCommunities
 	req.SNMPCommunities = nil
 	body, _ := json.Marshal(req)
@@ -425,15 +436,16 @@ func (a *Appliance) SubmitScan(ctx context.Context, tenantRef string, req web.Sc
 		a.jobs.mu.Unlock()
 	}
 	a.audit(ctx, t.ID, "scan.submit", j.ID, "success", map[string]any{
-		"targets": strings.Join(req.Targets, ","), "ports": req.Ports})
+		"targets": strings.Join(req.Targets, ","), "ports": req.Ports,
+		"sources": strings.Join(req.Sources, ",")})
 	a.jobs.addPending(t.ID)
 	return j, nil
 }
 
 func validateScan(req web.ScanRequest) error {
-	if len(req.Targets) == 0 {
+	if len(req.Targets) == 0 && len(req.Sources) == 0 {
 		return store.Errorf(store.ErrInvalid, "targets are required: CIDRs, ranges "+
-			"(10.0.0.5-20) or host names")
+			"(10.0.0.5-20) or host names; or name sources such as ldap:corp")
 	}
 	if req.Rate < 0 {
 		return store.Errorf(store.ErrInvalid, "rate must be 0 or more")

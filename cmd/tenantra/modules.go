@@ -10,13 +10,34 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tenantra/tenantra/appliance"
+	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/store"
 )
 
-// errDrift makes `modules check` exit 1 after printing the drift.
-var errDrift = errors.New("the module catalog differs from the fixtures compiled into " +
-	"this binary; restart `tenantra serve` to seed it, and publish changes to released " +
-	"modules as new versions")
+// driftError is `modules check`'s failure: one line that says what differs, with a few
+// examples of each kind, and what to do.
+func driftError(d web.CatalogDrift) error {
+	var parts []string
+	for _, l := range []struct {
+		what string
+		list []string
+	}{{"missing from the database", d.Missing}, {"only in the database", d.Extra},
+		{"with a changed checksum", d.Changed}, {"not loading", d.Invalid}} {
+		if len(l.list) == 0 {
+			continue
+		}
+		ex := l.list[:min(3, len(l.list))]
+		more := ""
+		if len(l.list) > len(ex) {
+			more = fmt.Sprintf(", … %d more", len(l.list)-len(ex))
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s%s)", len(l.list), l.what,
+			strings.Join(ex, ", "), more))
+	}
+	return errors.New("the module catalog differs from the fixtures compiled into this " +
+		"binary: " + strings.Join(parts, "; ") + ". Start `tenantra serve` to seed new " +
+		"versions; publish changes to released modules as new versions")
+}
 
 func (c *cli) newModulesCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -123,31 +144,15 @@ func (c *cli) newModulesCheckCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if c.json {
-					if err := c.printJSON(d); err != nil {
-						return err
-					}
-				} else {
-					fmt.Fprintf(c.out, "fixtures: %d module versions, database: %d\n",
-						d.Fixtures, d.Database)
-					for _, l := range []struct {
-						what string
-						list []string
-					}{{"missing from the database", d.Missing},
-						{"in the database only", d.Extra},
-						{"checksum differs", d.Changed},
-						{"fixture does not load", d.Invalid}} {
-						for _, ref := range l.list {
-							fmt.Fprintf(c.out, "  %s: %s\n", l.what, ref)
-						}
-					}
-				}
 				if d.Drifted() {
-					return errDrift
+					return driftError(d)
 				}
-				if !c.json {
-					fmt.Fprintln(c.out, "The catalog matches the fixtures.")
+				if c.json {
+					return c.printJSON(d)
 				}
+				fmt.Fprintf(c.out, "fixtures: %d module versions, database: %d\n", d.Fixtures,
+					d.Database)
+				fmt.Fprintln(c.out, "The catalog matches the fixtures.")
 				return nil
 			})
 		},
