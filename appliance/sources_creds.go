@@ -62,7 +62,8 @@ func validateSource(req web.CredentialRequest) (map[string]string, credSecret, e
 	}
 	if err := onlyFor(store.CredLDAP, map[string]bool{"bind_dn": req.BindDN != "",
 		"password": req.Password != "", "base_dn": req.BaseDN != "",
-		"starttls": req.StartTLS, "stale_days": req.StaleDays != 0}); err != nil {
+		"starttls": req.StartTLS, "stale_days": req.StaleDays != 0,
+		"ntlm_domain": req.NTLMDomain != ""}); err != nil {
 		return nil, sec, err
 	}
 	if err := onlyFor(store.CredFortiGate, map[string]bool{"token": req.Token != "",
@@ -86,7 +87,8 @@ func validateSource(req web.CredentialRequest) (map[string]string, credSecret, e
 		if req.StaleDays < 0 || req.StaleDays > 3650 {
 			return nil, sec, bad("stale_days must be 1-3650 (default 90)")
 		}
-		meta["bind_dn"], meta["base_dn"] = req.BindDN, req.BaseDN
+		meta["bind_dn"], meta["base_dn"], meta["ntlm_domain"] = req.BindDN, req.BaseDN,
+			req.NTLMDomain
 		if req.StartTLS {
 			meta["starttls"] = "true"
 		}
@@ -172,8 +174,9 @@ func sourceClient(c store.Credential, sec credSecret) (source, error) {
 			out.staleDays = 90
 		}
 		out.ldap, err = ldap.New(ldap.Config{URL: m["url"], BindDN: m["bind_dn"],
-			Password: sec.Password, BaseDN: m["base_dn"], StartTLS: m["starttls"] == "true",
-			CAPEM: []byte(m["ca_pem"]), Pin: m["pin"], StaleDays: out.staleDays,
+			Password: sec.Password, NTLMDomain: m["ntlm_domain"], BaseDN: m["base_dn"],
+			StartTLS: m["starttls"] == "true",
+			CAPEM:    []byte(m["ca_pem"]), Pin: m["pin"], StaleDays: out.staleDays,
 			DialTimeout: 10 * time.Second, Timeout: time.Minute})
 	case store.CredFortiGate:
 		out.fg, err = fortigate.New(fortigate.Options{BaseURL: m["url"],

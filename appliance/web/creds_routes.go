@@ -34,6 +34,7 @@ type CredentialRequest struct {
 
 	URL             string `json:"url,omitempty"`
 	BindDN          string `json:"bind_dn,omitempty"`
+	NTLMDomain      string `json:"ntlm_domain,omitempty"`
 	Password        string `json:"password,omitempty"`
 	BaseDN          string `json:"base_dn,omitempty"`
 	StartTLS        bool   `json:"starttls,omitempty"`

@@ -155,6 +155,8 @@ func (c *cli) newCredAddCmd() *cobra.Command {
 		"https:// URL")
 	f.StringVar(&req.BindDN, "bind-dn", "", "ldap: bind DN, UPN or DOMAIN\\user")
 	f.StringVar(&req.BaseDN, "base-dn", "", "ldap: base DN (default: the server's)")
+	f.StringVar(&req.NTLMDomain, "ntlm-domain", "", "ldap: bind with NTLM in this domain "+
+		"instead of a simple bind")
 	f.BoolVar(&req.StartTLS, "starttls", false, "ldap: upgrade ldap:// with StartTLS")
 	f.IntVar(&req.StaleDays, "stale-days", 0, "ldap: days without logon that make an "+
 		"account stale (default 90)")
