@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -36,13 +37,18 @@ type Options struct {
 	MemTableMiB   int
 	BlockCacheMiB int
 	IndexCacheMiB int
-	Logger        *slog.Logger
+	// ReclaimInterval is how often the store checks whether Badger's memory-mapped files
+	// have grown in RSS and, if so, writes their pages back and has the kernel drop them
+	// (Linux; reclaim_linux.go). Zero means 250 ms; negative turns it off.
+	ReclaimInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // Store is the Badger-backed implementation of store.Results.
 type Store struct {
-	db   *badger.DB
-	keys KeySource
+	db      *badger.DB
+	keys    KeySource
+	reclaim *reclaimer
 
 	mu      sync.Mutex
 	sealers map[string]*keys.Sealer
@@ -63,8 +69,9 @@ func Open(opt Options) (*Store, error) {
 		// Two 16 MiB memtables and 16 MiB caches: with the values in the value log the tree
 		// holds only keys and pointers, so these keep the write rate of 3 × 32 MiB and
 		// 32 MiB caches, with a lower bound on the heap (peak anon 221 → 209 MiB at 1M
-		// values). The rest of RSS is Badger's mapped files, which no option changes
-		// (docs/adr/0010-storage-performance-targets.md).
+		// values). The rest of RSS is Badger's mapped files, which no option changes and
+		// the reclaimer gives back (reclaim_linux.go,
+		// docs/adr/0010-storage-performance-targets.md).
 		WithMemTableSize(int64(orDefault(opt.MemTableMiB, 16)) << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
@@ -100,8 +107,16 @@ func Open(opt Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open results store: %w", err)
 	}
-	return &Store{db: db, keys: opt.Keys, sealers: map[string]*keys.Sealer{}}, nil
+	if opt.ReclaimInterval == 0 {
+		opt.ReclaimInterval = 250 * time.Millisecond
+	}
+	return &Store{db: db, keys: opt.Keys, sealers: map[string]*keys.Sealer{},
+		reclaim: startReclaimer(opt.Dir, opt.ReclaimInterval, reclaimGrowth, opt.Logger)}, nil
 }
+
+// reclaimGrowth is how far the mapped files' resident pages may grow before they are
+// reclaimed: at ~50 MB/s of sealed values, a pass every ~300 ms.
+const reclaimGrowth = 16 << 20
 
 func orDefault(v, d int) int {
 	if v > 0 {
@@ -249,8 +264,11 @@ func (s *Store) Ping(_ context.Context) error {
 	return s.db.View(func(*badger.Txn) error { return nil })
 }
 
-// Close flushes and closes Badger.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops reclaiming mapped pages, then flushes and closes Badger.
+func (s *Store) Close() error {
+	s.reclaim.stop()
+	return s.db.Close()
+}
 
 // badgerLogger forwards Badger's warnings and errors to slog and drops its chatter.
 type badgerLogger struct{ log *slog.Logger }
