@@ -9,19 +9,19 @@ TOOLS := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
 GOLANGCI_VERSION := v2.15.0
 
-.PHONY: all build run test test-go lint fmt vet bench cross deps clean
+.PHONY: all build run test test-go lint fmt vet bench cross deps clean ui ui-test e2e
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tenantra
 
-run: build
+run: ui build
 	./$(BIN) serve --data-dir $(DATA_DIR)
 
 # Every test. Tests that need a real peer skip locally when it is missing and fail under
 # TENA_REQUIRE_PEERS=1 (set by .ci/run); scripts/install-deps.sh installs them.
-test: vet fmt-check test-go
+test: vet fmt-check test-go ui-test e2e
 
 test-go:
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -45,6 +45,28 @@ $(TOOLS)/golangci-lint:
 lint: vet fmt-check $(TOOLS)/staticcheck $(TOOLS)/golangci-lint
 	$(TOOLS)/staticcheck ./...
 	$(TOOLS)/golangci-lint run ./...
+
+# The web console (ui/README.md): npm packages from ui/package-lock.json, built into ui/dist,
+# which the binary embeds (build after `make ui`). Playwright never downloads a browser: the
+# e2e suite drives Debian's chromium (scripts/install-deps.sh installs it) against a real
+# `tenantra serve` and the loopback lab. Without chromium it is skipped, or fails under
+# TENA_REQUIRE_PEERS=1.
+NPM ?= npm
+CHROMIUM ?= /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+ui:
+	cd ui && $(NPM) ci --no-audit --no-fund && $(NPM) run build
+
+ui-test: ui
+	cd ui && $(NPM) run typecheck && $(NPM) run lint && $(NPM) test && node scripts/size-check.mjs
+
+e2e: ui
+	@if [ ! -x '$(CHROMIUM)' ]; then \
+	  if [ "$$TENA_REQUIRE_PEERS" = 1 ]; then echo "e2e: $(CHROMIUM) is missing (run scripts/install-deps.sh)"; exit 1; fi; \
+	  echo "e2e: skipped, $(CHROMIUM) is missing (run scripts/install-deps.sh)"; exit 0; \
+	fi; \
+	cd ui && TENA_CHROMIUM='$(CHROMIUM)' npx playwright test
 
 # Benchmarks; results go to docs/PERFORMANCE.md by hand, with the core count.
 bench:
