@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/config"
+	"github.com/tenantra/tenantra/appliance/tlsconf"
 	"github.com/tenantra/tenantra/network/snmp"
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
@@ -54,7 +56,8 @@ type Appliance struct {
 	snmpOUI      *snmp.OUITable
 	factsMu      sync.Mutex // serialises read-merge-write of asset fact documents (facts.go)
 	checks       checkEngine
-	resolver     *net.Resolver // host names in discovery; nil is the system's (sources.go)
+	resolver     *net.Resolver                   // host names in discovery; nil is the system's (sources.go)
+	tlsMgr       atomic.Pointer[tlsconf.Manager] // while serving (tlsstatus.go)
 
 	adminPassword string
 	passwordCost  int

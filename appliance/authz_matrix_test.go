@@ -100,6 +100,7 @@ var matrixRoutes = map[string]routeSpec{
 	"GET /v1/tenants/:tenant/audit":            {authz.TenantAuditRead, 200},
 	"GET /v1/audit":                            {authz.PlatformAuditRead, 200},
 	"GET /v1/audit/verify":                     {authz.PlatformAuditRead, 200},
+	"GET /v1/tls":                              {authz.PlatformKeys, 404}, // not serving
 	"GET /v1/keys":                             {authz.PlatformKeys, 200},
 	"POST /v1/keys/rotate":                     {authz.PlatformKeys, 400},
 	"POST /v1/backup":                          {authz.PlatformBackup, 200},

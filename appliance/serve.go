@@ -79,6 +79,8 @@ func (a *Appliance) Serve(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer tm.Stop()
+	a.tlsMgr.Store(tm)
+	defer a.tlsMgr.Store(nil)
 
 	api := web.New(a, web.Options{Logger: a.log, Registry: a.metrics, TLS: true,
 		UI: ui.Handler()})

@@ -301,6 +301,7 @@ func (s *Server) routesV1() {
 	s.routesKeys()
 	s.routesCredentials()
 	s.routesChecks()
+	s.routesTLS()
 }
 
 // TenantCreate is the body of POST /v1/tenants.

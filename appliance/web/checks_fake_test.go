@@ -56,3 +56,7 @@ func (identityFake) ComplianceReport(context.Context, string, string, io.Writer)
 func (identityFake) Overview(context.Context) ([]web.OverviewItem, error) {
 	return nil, errNotInFake
 }
+
+func (identityFake) TLSStatus(context.Context) (web.TLSStatus, error) {
+	return web.TLSStatus{}, errNotInFake
+}

@@ -265,6 +265,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{"BackupRequest", web.BackupRequest{}, nil, nil},
 		{"ExportRequest", web.ExportRequest{}, nil, nil},
 		{"KeyStatus", web.KeyStatus{}, nil, nil},
+		{"TLSStatus", web.TLSStatus{}, nil, nil},
 		{"KeyInfo", web.KeyInfo{}, nil, nil},
 		{"KeyRotateRequest", web.KeyRotateRequest{}, nil, nil},
 		{"KeyRotateResult", web.KeyRotateResult{}, nil, nil},

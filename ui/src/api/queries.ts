@@ -19,6 +19,7 @@ import type {
   Credential,
   Finding,
   KeyInfo,
+  TLSStatus,
   ModuleInfo,
   OverviewRow,
   Page,
@@ -443,6 +444,15 @@ export function useAudit(tenant: string | undefined, filters: AuditFilters, page
 }
 
 // ---- settings, sessions ----
+
+export function useTLSStatus(enabled: boolean) {
+  return useQuery({
+    queryKey: ['tls'],
+    queryFn: () => api.request<TLSStatus>('/v1/tls'),
+    enabled,
+    retry: false,
+  });
+}
 
 export function useKeys(enabled: boolean) {
   return useQuery({

@@ -246,3 +246,15 @@ export interface ModuleInfo {
   severity?: string;
   frameworks: string[] | null;
 }
+
+export interface TLSStatus {
+  mode: string;
+  min_version: string;
+  subject: string;
+  issuer: string;
+  dns_names: string[];
+  ip_addresses: string[];
+  not_after: string;
+  fingerprint: string;
+  notes: string[];
+}

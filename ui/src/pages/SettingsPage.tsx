@@ -1,6 +1,6 @@
 // Appliance settings for platform admins: TLS and the status of every key.
 import { useTranslation } from 'react-i18next';
-import { useKeys } from '../api/queries';
+import { useKeys, useTLSStatus } from '../api/queries';
 import type { KeyInfo } from '../api/types';
 import { DataTable } from '../components/DataTable';
 import type { Column } from '../components/DataTable';
@@ -9,6 +9,7 @@ import { Badge, Card, PageHeader, Spinner, formatDate } from '../components/ui';
 export default function SettingsPage() {
   const { t } = useTranslation('admin');
   const keys = useKeys(true);
+  const tls = useTLSStatus(true);
   const columns: Column<KeyInfo>[] = [
     {
       key: 'kind',
@@ -47,11 +48,37 @@ export default function SettingsPage() {
     <div>
       <PageHeader title={t('settings.title')} />
       <Card title={t('settings.tls')} className="mb-4">
-        <p className="text-sm">
-          {t('settings.tlsBody', {
-            proto: window.location.protocol === 'https:' ? 'HTTPS' : 'HTTP',
-          })}
-        </p>
+        {tls.data ? (
+          <dl className="grid grid-cols-1 gap-x-4 gap-y-1 text-sm sm:grid-cols-[max-content_1fr]">
+            <dt className="text-muted">{t('settings.tlsMode')}</dt>
+            <dd>
+              {tls.data.mode} (TLS ≥ {tls.data.min_version})
+            </dd>
+            <dt className="text-muted">{t('settings.tlsSubject')}</dt>
+            <dd className="break-all">{tls.data.subject || '—'}</dd>
+            <dt className="text-muted">{t('settings.tlsIssuer')}</dt>
+            <dd className="break-all">{tls.data.issuer || '—'}</dd>
+            <dt className="text-muted">{t('settings.tlsNames')}</dt>
+            <dd className="break-all">
+              {[...tls.data.dns_names, ...tls.data.ip_addresses].join(', ') || '—'}
+            </dd>
+            <dt className="text-muted">{t('settings.tlsExpires')}</dt>
+            <dd>{tls.data.not_after ? formatDate(tls.data.not_after) : '—'}</dd>
+            <dt className="text-muted">{t('settings.tlsFingerprint')}</dt>
+            <dd className="break-all font-mono text-xs">{tls.data.fingerprint || '—'}</dd>
+            {tls.data.notes.map((n) => (
+              <dd key={n} className="text-muted sm:col-start-2">
+                {n}
+              </dd>
+            ))}
+          </dl>
+        ) : (
+          <p className="text-sm">
+            {t('settings.tlsBody', {
+              proto: window.location.protocol === 'https:' ? 'HTTPS' : 'HTTP',
+            })}
+          </p>
+        )}
       </Card>
       <Card title={t('settings.keys')}>
         {keys.isPending ? (
