@@ -199,8 +199,8 @@ func (a *Appliance) Login(ctx context.Context, req web.LoginRequest) (web.Tokens
 	mfa := false
 	if u.MFAEnabled {
 		if req.TOTP == "" {
-			return web.Tokens{}, store.Errorf(store.ErrUnauthenticated, "a code from your "+
-				"authenticator app (or a recovery code) is required: send it as totp")
+			return web.Tokens{}, store.Errorf(store.ErrSecondFactorRequired, "a code from "+
+				"your authenticator app (or a recovery code) is required: send it as totp")
 		}
 		if err := a.checkSecondFactor(ctx, u, sec, req.TOTP); err != nil {
 			return web.Tokens{}, a.loginFailed(ctx, email, "second factor: "+err.Error())

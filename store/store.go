@@ -32,6 +32,9 @@ var (
 	ErrCorrupt = errors.New("corrupt data")
 	// ErrUnauthenticated means the caller is not signed in, or its credentials are not valid.
 	ErrUnauthenticated = errors.New("authentication required")
+	// ErrSecondFactorRequired is ErrUnauthenticated for a right password on an account with
+	// a second factor when no code came with it: the client asks for the code.
+	ErrSecondFactorRequired = fmt.Errorf("%w: second factor required", ErrUnauthenticated)
 	// ErrForbidden means the caller is signed in but its role does not allow the action.
 	ErrForbidden = errors.New("forbidden")
 	// ErrRateLimited means too many attempts; RetryAfter says how long to wait.

@@ -60,6 +60,8 @@ func publicError(err error) (*apiError, bool) {
 		return errorf(http.StatusNotFound, "not_found", "%s", err.Error()), true
 	case errors.Is(err, store.ErrConflict):
 		return errorf(http.StatusConflict, "conflict", "%s", err.Error()), true
+	case errors.Is(err, store.ErrSecondFactorRequired):
+		return errorf(http.StatusUnauthorized, "totp_required", "%s", err.Error()), true
 	case errors.Is(err, store.ErrUnauthenticated):
 		return errorf(http.StatusUnauthorized, "unauthenticated", "%s", err.Error()), true
 	case errors.Is(err, store.ErrForbidden):

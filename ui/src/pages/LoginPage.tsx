@@ -44,7 +44,11 @@ interface Problem {
 
 /** Whether a 401 from login asks for the second factor rather than reporting a wrong password. */
 export function needsTotp(err: unknown): boolean {
-  return isApiError(err) && err.status === 401 && /totp|authenticator/i.test(err.message);
+  return (
+    isApiError(err) &&
+    err.status === 401 &&
+    (err.code === 'totp_required' || /totp|authenticator/i.test(err.message))
+  );
 }
 
 function describe(err: unknown, t: TFunction): Problem {
