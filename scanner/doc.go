@@ -47,6 +47,14 @@
 // findings, benchmarks, artifacts, errors, per-check and per-asset tallies) is deterministic:
 // the same facts, in any order, and the same Now give byte-identical JSON.
 //
+// Speed (issue #6: all checks over 10,000 assets in seconds): the fact model is declared
+// to CEL with ext.NativeTypes, but each subject's facts are converted once into CEL values
+// read by field index (celvalue.go) instead of by reflection on every access. An
+// evaluation skips runtime cost tracking when the checker's static cost estimate, for the
+// actual sizes of the strings, lists and maps the expression reads, stays within half the
+// cost limit; the others are tracked and fail at the limit as before. Only comprehensions
+// whose worst case could approach the time budget run under an interruptible context.
+//
 // # Scoring
 //
 // Score turns a Result, the frameworks and the active waivers into per-tenant, per-asset

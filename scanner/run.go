@@ -161,7 +161,7 @@ func (c *Catalog) Run(ctx context.Context, facts Facts, opts RunOptions) (*Resul
 		bySubject[rc.m.Check.Subject] = append(bySubject[rc.m.Check.Subject], rc)
 	}
 	subs := buildSubjects(facts, bySubject)
-	adapter := c.parser.envs.bySubject[SubjectAsset].CELTypeAdapter()
+	fv := c.parser.envs.values
 	now := types.Timestamp{Time: opts.Now}
 
 	outs := make([]subjectOut, len(subs))
@@ -180,7 +180,10 @@ func (c *Catalog) Run(ctx context.Context, facts Facts, opts RunOptions) (*Resul
 				if i >= len(subs) {
 					return
 				}
-				outs[i] = evalSubject(wd, &subs[i], bySubject[subs[i].kind], adapter, now, tally)
+				outs[i] = evalSubject(wd, &subs[i], bySubject[subs[i].kind], fv, now, tally)
+				for _, b := range subs[i].vars {
+					b.value.release()
+				}
 			}
 		}(tallies[w])
 	}
@@ -194,9 +197,10 @@ func (c *Catalog) Run(ctx context.Context, facts Facts, opts RunOptions) (*Resul
 
 // runCheck is a check selected for a run with its parameters.
 type runCheck struct {
-	idx    int
-	m      *Module
-	params ref.Val
+	idx        int
+	m          *Module
+	params     ref.Val
+	paramsSize []int32
 }
 
 // selectChecks resolves RunOptions.Enabled and Params, recording checks that cannot run.
@@ -215,7 +219,7 @@ func (c *Catalog) selectChecks(opts RunOptions, res *Result) []*runCheck {
 		slugs = append(slugs, s)
 	}
 	sort.Strings(slugs)
-	adapter := c.parser.envs.bySubject[SubjectAsset].CELTypeAdapter()
+	fv := c.parser.envs.values
 	var out []*runCheck
 	for _, slug := range slugs {
 		version := enabled[slug]
@@ -231,7 +235,8 @@ func (c *Catalog) selectChecks(opts RunOptions, res *Result) []*runCheck {
 				Error: err.Error()})
 			continue
 		}
-		out = append(out, &runCheck{idx: len(out), m: m, params: adapter.NativeToValue(p)})
+		pv, size := fv.params(p)
+		out = append(out, &runCheck{idx: len(out), m: m, params: pv, paramsSize: size})
 	}
 	return out
 }
@@ -266,7 +271,7 @@ func (c *Catalog) resolve(slug, version string, now time.Time) (*Module, error) 
 	return c.Module(slug, version), nil
 }
 
-// subject is one thing checks evaluate, with its CEL variables adapted once.
+// subject is one thing checks evaluate, with its CEL variables.
 type subject struct {
 	kind     Subject
 	key      string
@@ -278,7 +283,37 @@ type subject struct {
 
 type subjectBinding struct {
 	name  string
-	value any // Go pointer; adapted to CEL in evalSubject
+	value *factSrc
+}
+
+// factSrc is one Go fact value (an asset, a policy, the directory …) that subjects bind. It
+// is converted to CEL once, by the first worker that needs it (an asset is bound by its own
+// subject and by those of its firewall policies, admins and interfaces), and the converted
+// tree is dropped when the last of those subjects is done so that a run does not hold the
+// values of every asset at once.
+type factSrc struct {
+	src   any
+	once  sync.Once
+	val   ref.Val
+	sizes []int32
+	refs  atomic.Int32
+}
+
+func newFactSrc(v any) *factSrc { return &factSrc{src: v} }
+
+// bind counts one more subject using the value.
+func (f *factSrc) bind() *factSrc { f.refs.Add(1); return f }
+
+func (f *factSrc) get(fv *factValues) (ref.Val, []int32) {
+	f.once.Do(func() { f.val, f.sizes = fv.value(f.src) })
+	return f.val, f.sizes
+}
+
+// release marks one subject using the value done.
+func (f *factSrc) release() {
+	if f.refs.Add(-1) == 0 {
+		f.val, f.sizes = nil, nil
+	}
 }
 
 // subjectOut is what evaluating one subject produced.
@@ -325,9 +360,10 @@ func buildSubjects(facts Facts, by map[Subject][]*runCheck) []subject {
 	sortByKey(assets, assetKey)
 	for _, a := range assets {
 		key := assetKey(a)
+		av := newFactSrc(a)
 		if len(by[SubjectAsset]) > 0 {
 			subs = append(subs, subject{kind: SubjectAsset, key: key, resource: assetResource(a),
-				assetID: a.ID, asset: a, vars: []subjectBinding{{"asset", a}}})
+				assetID: a.ID, asset: a, vars: []subjectBinding{{"asset", av.bind()}}})
 		}
 		fw := a.Firewall
 		if fw == nil {
@@ -340,7 +376,8 @@ func buildSubjects(facts Facts, by map[Subject][]*runCheck) []subject {
 				subs = append(subs, subject{kind: SubjectFWPolicy,
 					key:      key + "/policy/" + strconv.Itoa(p.ID),
 					resource: "policy " + strconv.Itoa(p.ID), assetID: a.ID, asset: a,
-					vars: []subjectBinding{{"policy", p}, {"asset", a}}})
+					vars: []subjectBinding{{"policy", newFactSrc(p).bind()},
+						{"asset", av.bind()}}})
 			}
 		}
 		if len(by[SubjectFWAdmin]) > 0 {
@@ -349,7 +386,8 @@ func buildSubjects(facts Facts, by map[Subject][]*runCheck) []subject {
 			for _, p := range as {
 				subs = append(subs, subject{kind: SubjectFWAdmin, key: key + "/admin/" + p.Name,
 					resource: p.Name, assetID: a.ID, asset: a,
-					vars: []subjectBinding{{"admin", p}, {"asset", a}}})
+					vars: []subjectBinding{{"admin", newFactSrc(p).bind()},
+						{"asset", av.bind()}}})
 			}
 		}
 		if len(by[SubjectFWInterface]) > 0 {
@@ -358,15 +396,17 @@ func buildSubjects(facts Facts, by map[Subject][]*runCheck) []subject {
 			for _, p := range is {
 				subs = append(subs, subject{kind: SubjectFWInterface, key: key + "/iface/" + p.Name,
 					resource: p.Name, assetID: a.ID, asset: a,
-					vars: []subjectBinding{{"iface", p}, {"asset", a}}})
+					vars: []subjectBinding{{"iface", newFactSrc(p).bind()},
+						{"asset", av.bind()}}})
 			}
 		}
 	}
 	if d := facts.Directory; d != nil {
 		dkey := "ad:" + d.Domain
+		dv := newFactSrc(d)
 		if len(by[SubjectADDomain]) > 0 {
 			subs = append(subs, subject{kind: SubjectADDomain, key: dkey, resource: d.Domain,
-				vars: []subjectBinding{{"domain", d}}})
+				vars: []subjectBinding{{"domain", dv.bind()}}})
 		}
 		if len(by[SubjectADUser]) > 0 {
 			us := ptrs(d.Users)
@@ -374,7 +414,8 @@ func buildSubjects(facts Facts, by map[Subject][]*runCheck) []subject {
 			for _, u := range us {
 				subs = append(subs, subject{kind: SubjectADUser,
 					key: dkey + "/user/" + u.SAMAccountName, resource: u.SAMAccountName,
-					vars: []subjectBinding{{"user", u}, {"domain", d}}})
+					vars: []subjectBinding{{"user", newFactSrc(u).bind()},
+						{"domain", dv.bind()}}})
 			}
 		}
 	}
@@ -418,16 +459,17 @@ const (
 )
 
 // evalSubject runs every check of the subject's kind on it.
-func evalSubject(wd *watchdog, s *subject, checks []*runCheck, adapter types.Adapter,
+func evalSubject(wd *watchdog, s *subject, checks []*runCheck, fv *factValues,
 	now ref.Val, tally []CheckTally) subjectOut {
 	var out subjectOut
 	act := &activation{}
 	for _, b := range s.vars {
-		act.set(b.name, adapter.NativeToValue(b.value))
+		v, size := b.value.get(fv)
+		act.setSized(b.name, v, size)
 	}
 	act.set("now", now)
 	for _, rc := range checks {
-		act.set("params", rc.params)
+		act.setSized("params", rc.params, rc.paramsSize)
 		res, evidence, err := evalCheck(wd, rc.m, act, true)
 		t := &tally[rc.idx]
 		switch res {
@@ -512,12 +554,13 @@ func evalBool(wd *watchdog, prg *compiledExpr, act *activation) (bool, error) {
 func evalVal(wd *watchdog, e *compiledExpr, act *activation) (ref.Val, error) {
 	var v ref.Val
 	var err error
-	if e.interruptible {
+	prg, bound, fast := e.program(act.maxSize(e.refs))
+	if e.interruptible && !(fast && bound <= wd.quickCost) {
 		ctx := wd.begin()
-		v, _, err = e.prg.ContextEval(ctx, act)
+		v, _, err = prg.ContextEval(ctx, act)
 		wd.end()
 	} else {
-		v, _, err = e.prg.Eval(act)
+		v, _, err = prg.Eval(act)
 	}
 	if err != nil {
 		if errors.Is(err, errEvalBudget) {
@@ -549,11 +592,11 @@ func (c *Catalog) assemble(res *Result, checks []*runCheck, subs []subject, outs
 		}
 		res.Checks = append(res.Checks, t)
 	}
+	res.Findings = sortedFindings(res.Checks, outs)
 	listed := map[string]int{}
 	assets := map[string]*AssetTally{}
 	for i := range outs {
 		o := &outs[i]
-		res.Findings = append(res.Findings, o.findings...)
 		for _, e := range o.errs {
 			if listed[e.Check] < maxErrorsPerCheck {
 				res.Errors = append(res.Errors, e)
@@ -584,13 +627,6 @@ func (c *Catalog) assemble(res *Result, checks []*runCheck, subs []subject, outs
 	sort.Slice(res.Assets, func(i, j int) bool {
 		return res.Assets[i].AssetID < res.Assets[j].AssetID
 	})
-	sort.SliceStable(res.Findings, func(i, j int) bool {
-		a, b := &res.Findings[i], &res.Findings[j]
-		if a.Check != b.Check {
-			return a.Check < b.Check
-		}
-		return a.Key < b.Key
-	})
 	sort.SliceStable(res.Errors, func(i, j int) bool {
 		a, b := &res.Errors[i], &res.Errors[j]
 		if a.Check != b.Check {
@@ -618,24 +654,87 @@ func (c *Catalog) assemble(res *Result, checks []*runCheck, subs []subject, outs
 	}
 }
 
+// sortedFindings merges the subjects' findings in (check, key) order, as a stable sort of
+// them in subject order would. checks is in slug order, so each check's findings are
+// placed in their own range, in subject order, and each range is then sorted by key (it
+// usually already is): a run has about a hundred thousand findings, and sorting them whole
+// moved large structs around for several percent of a run.
+func sortedFindings(checks []CheckTally, outs []subjectOut) []Finding {
+	count := make(map[string]int, len(checks))
+	n := 0
+	for i := range outs {
+		for j := range outs[i].findings {
+			count[outs[i].findings[j].Check]++
+			n++
+		}
+	}
+	next := make(map[string]int, len(count))
+	type span struct{ from, to int }
+	var spans []span
+	at := 0
+	for _, t := range checks {
+		if c := count[t.Check]; c > 0 {
+			next[t.Check] = at
+			spans = append(spans, span{at, at + c})
+			at += c
+			delete(count, t.Check)
+		}
+	}
+	if len(count) > 0 { // a finding of a check not in checks: cannot happen; sort it all
+		var all []Finding
+		for i := range outs {
+			all = append(all, outs[i].findings...)
+		}
+		sort.SliceStable(all, func(i, j int) bool {
+			a, b := &all[i], &all[j]
+			return a.Check < b.Check || a.Check == b.Check && a.Key < b.Key
+		})
+		return all
+	}
+	out := make([]Finding, n)
+	for i := range outs {
+		for j := range outs[i].findings {
+			f := &outs[i].findings[j]
+			out[next[f.Check]] = *f
+			next[f.Check]++
+		}
+	}
+	for _, sp := range spans {
+		r := out[sp.from:sp.to]
+		less := func(i, j int) bool { return r[i].Key < r[j].Key }
+		if !sort.SliceIsSorted(r, less) {
+			sort.SliceStable(r, less)
+		}
+	}
+	return out
+}
+
 // watchdog enforces the time budget of one worker's evaluations: a ticker cancels the
 // worker's context when the current evaluation has run longer than the budget. One
 // long-lived context per worker avoids a timer per evaluation (millions per run).
 type watchdog struct {
-	parent  context.Context
-	budget  time.Duration
-	mu      sync.Mutex
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	started time.Time
-	busy    bool
-	stop    chan struct{}
-	done    chan struct{}
+	parent context.Context
+	budget time.Duration
+	// quickCost is the largest worst-case cost (compiledExpr) evaluated without a context:
+	// at costPerUnitBound per unit it takes less than half the budget.
+	quickCost uint64
+	mu        sync.Mutex
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	started   time.Time
+	busy      bool
+	stop      chan struct{}
+	done      chan struct{}
 }
+
+// costPerUnitBound bounds the time of one CEL cost unit in these checks (a field read, a
+// comparison, ten characters of a string scan, a call of version_lt, os_eol or
+// cidr_contains); they take tens to hundreds of nanoseconds.
+const costPerUnitBound = time.Microsecond
 
 func newWatchdog(parent context.Context, budget time.Duration) *watchdog {
 	w := &watchdog{parent: parent, budget: budget, stop: make(chan struct{}),
-		done: make(chan struct{})}
+		done: make(chan struct{}), quickCost: uint64(budget / 2 / costPerUnitBound)}
 	w.ctx, w.cancel = context.WithCancelCause(parent)
 	tick := budget / 5
 	if tick < time.Millisecond {

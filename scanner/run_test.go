@@ -173,7 +173,10 @@ func TestRunFindings(t *testing.T) {
 func TestRunDeterministic(t *testing.T) {
 	c := runCatalog(t, testConfig(t), nil)
 	f := syntheticFacts(300, 1)
-	base, err := json.Marshal(mustRun(t, c, f, RunOptions{Workers: 1}))
+	// A generous time budget: under -race on a loaded machine a descheduled evaluation
+	// must not turn into a budget error, which is TestRunBudgets' subject, not this one's.
+	const budget = time.Minute
+	base, err := json.Marshal(mustRun(t, c, f, RunOptions{Workers: 1, EvalTimeout: budget}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +196,8 @@ func TestRunDeterministic(t *testing.T) {
 				})
 			}
 		}
-		got, err := json.Marshal(mustRun(t, c, g, RunOptions{Workers: workers}))
+		got, err := json.Marshal(mustRun(t, c, g, RunOptions{Workers: workers,
+			EvalTimeout: budget}))
 		if err != nil {
 			t.Fatal(err)
 		}

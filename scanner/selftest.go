@@ -17,7 +17,7 @@ func (c *Catalog) RunTests(ctx context.Context, m *Module) error {
 	if m.Kind != KindCheck || m.prog == nil {
 		return nil
 	}
-	adapter := c.parser.envs.bySubject[SubjectAsset].CELTypeAdapter()
+	fv := c.parser.envs.values
 	wd := newWatchdog(ctx, DefaultEvalTimeout)
 	defer wd.close()
 	var errs []error
@@ -33,10 +33,12 @@ func (c *Catalog) RunTests(ctx context.Context, m *Module) error {
 		}
 		act := &activation{}
 		for name, v := range t.vars {
-			act.set(name, adapter.NativeToValue(v))
+			val, size := fv.value(v)
+			act.setSized(name, val, size)
 		}
 		act.set("now", types.Timestamp{Time: t.now})
-		act.set("params", adapter.NativeToValue(params))
+		pv, size := fv.params(params)
+		act.setSized("params", pv, size)
 		res, _, err := evalCheck(wd, m, act, true)
 		switch {
 		case res == outError:
