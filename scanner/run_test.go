@@ -233,7 +233,9 @@ func TestRunBudgets(t *testing.T) {
 		timeout time.Duration
 		want    string
 	}{
-		{"cost", func(*Config) {}, time.Minute, "actual cost limit exceeded"},
+		// A low limit keeps the case quick under -race; the default limit is the same code.
+		{"cost", func(c *Config) { c.CostLimit = 20_000 }, time.Minute,
+			"actual cost limit exceeded"},
 		{"time", func(c *Config) { c.CostLimit = 1 << 62 }, 5 * time.Millisecond,
 			"evaluation exceeded its time budget (5ms)"},
 	}
