@@ -144,8 +144,35 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 	}); err != nil {
 		return fmt.Errorf("port scan: %w", err)
 	}
+	// 2b. UDP services: DNS 53, NTP 123 and SNMP 161 answer a protocol request; silence
+	// (open|filtered) proves nothing and is not recorded.
+	var udpOpen []probe.Result
+	if udpPorts, err := fixtures.Ports("udp"); err == nil && len(alive) > 0 {
+		ureq := preq
+		ureq.Proto, ureq.Ports = probe.UDP, udpPorts
+		ureq.Targets = slices.Values(alive)
+		progress(web.ScanProgress{Stage: "udp", Total: len(alive) * len(udpPorts)})
+		if _, err := sc.Scan(ctx, ureq, func(r probe.Result) {
+			if r.State == probe.StateOpen {
+				udpOpen = append(udpOpen, r)
+			}
+		}); err != nil {
+			return fmt.Errorf("udp probes: %w", err)
+		}
+	}
 	// 3. What listens there, and 4. what SNMP agents say.
 	services := a.identify(ctx, open, progress)
+	for _, r := range udpOpen {
+		addr := r.Addr.Addr()
+		name := r.Service
+		if name == "" {
+			name = "unknown"
+		}
+		services[addr] = append(services[addr], fingerprint.Service{Port: int(r.Addr.Port()),
+			Protocol: "udp", Name: name, Evidence: map[string]string{"probe": "reply to a " +
+				name + " request"}, Findings: []string{}})
+		open[addr] = append(open[addr], r.Addr.Port())
+	}
 	devices := a.collectSNMP(ctx, alive, vault, req.SNMPCommunities,
 		progress)
 	// 5. Into the inventory.

@@ -2,10 +2,14 @@ package appliance
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/web"
@@ -95,4 +99,42 @@ func mustTenantID(t *testing.T, a *Appliance, slug string) string {
 		t.Fatal(err)
 	}
 	return ten.ID
+}
+
+// TestScanUDPServices runs a real DNS server (miekg/dns) on a loopback address's port 53:
+// the scan's UDP stage records it as udp/53 dns, and a silent UDP port is not recorded.
+func TestScanUDPServices(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.68.0.1:53")
+	if err != nil {
+		t.Skipf("cannot bind udp 127.68.0.1:53 (needs root): %v", err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(
+		func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeNameError)
+			_ = w.WriteMsg(m)
+		})}
+	go func() { _ = srv.ActivateAndServe() }()
+	defer func() { _ = srv.Shutdown() }()
+	ctx := authz.WithPrincipal(context.Background(), authz.LocalAdmin())
+	a := openTest(t, testConfig(t, t.TempDir()))
+	defer a.Close()
+	if _, err := a.CreateTenant(ctx, "udp", "UDP"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Scan(ctx, "udp", web.ScanRequest{Targets: []string{"127.68.0.1"},
+		Ports: "22"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Assets) != 1 {
+		t.Fatalf("assets: %+v", rep.Assets)
+	}
+	var got []string
+	for _, s := range rep.Assets[0].Services {
+		got = append(got, fmt.Sprintf("%d/%s %s", s.Port, s.Protocol, s.Service))
+	}
+	if !slices.Equal(got, []string{"53/udp dns"}) {
+		t.Fatalf("services %v, want [53/udp dns]", got)
+	}
 }
