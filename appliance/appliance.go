@@ -56,8 +56,9 @@ type Appliance struct {
 	snmpOUI      *snmp.OUITable
 	factsMu      sync.Mutex // serialises read-merge-write of asset fact documents (facts.go)
 	checks       checkEngine
-	resolver     *net.Resolver                   // host names in discovery; nil is the system's (sources.go)
-	tlsMgr       atomic.Pointer[tlsconf.Manager] // while serving (tlsstatus.go)
+	// resolver looks host names up in discovery; nil is the system's (sources.go).
+	resolver *net.Resolver
+	tlsMgr   atomic.Pointer[tlsconf.Manager] // while serving (tlsstatus.go)
 
 	adminPassword string
 	passwordCost  int
