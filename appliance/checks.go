@@ -18,6 +18,7 @@ import (
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/scanner"
 	"github.com/tenantra/tenantra/store"
+	"github.com/tenantra/tenantra/store/sqlite"
 )
 
 // keepPreviousVersions is how many released versions below the newest stay schedulable.
@@ -664,16 +665,10 @@ func (a *Appliance) ListFindings(ctx context.Context, tenantRef string, f store.
 // GetFinding returns one finding.
 func (a *Appliance) GetFinding(ctx context.Context, tenantRef, id string) (store.Finding,
 	error) {
-	t, err := a.store.GetTenant(ctx, tenantRef)
-	if err != nil {
-		return store.Finding{}, err
-	}
-	tdb, release, err := a.store.TenantDB(ctx, t.ID)
-	if err != nil {
-		return store.Finding{}, err
-	}
-	defer release()
-	return tdb.Finding(ctx, id, a.now())
+	return inTenant(ctx, a, tenantRef, func(_ store.Tenant, tdb *sqlite.TenantDB) (
+		store.Finding, error) {
+		return tdb.Finding(ctx, id, a.now())
+	})
 }
 
 // maxWaiver bounds how long a risk may be accepted without review.

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/scanner"
 	"github.com/tenantra/tenantra/store"
+	"github.com/tenantra/tenantra/store/sqlite"
 )
 
 // compliance is a tenant's newest run scored with today's waivers; res is nil before the
@@ -177,21 +178,15 @@ func controlViews(c compliance, framework string) map[string]web.ControlBody {
 // ComplianceTrend lists the daily scores of the last days, oldest first.
 func (a *Appliance) ComplianceTrend(ctx context.Context, tenantRef string, days int) (
 	[]store.ComplianceSnapshot, error) {
-	t, err := a.store.GetTenant(ctx, tenantRef)
-	if err != nil {
-		return nil, err
-	}
-	tdb, release, err := a.store.TenantDB(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	since := a.now().UTC().AddDate(0, 0, -days+1).Format(time.DateOnly)
-	out, err := tdb.Snapshots(ctx, since)
-	if out == nil {
-		out = []store.ComplianceSnapshot{}
-	}
-	return out, err
+	return inTenant(ctx, a, tenantRef, func(_ store.Tenant, tdb *sqlite.TenantDB) (
+		[]store.ComplianceSnapshot, error) {
+		since := a.now().UTC().AddDate(0, 0, -days+1).Format(time.DateOnly)
+		out, err := tdb.Snapshots(ctx, since)
+		if out == nil {
+			out = []store.ComplianceSnapshot{}
+		}
+		return out, err
+	})
 }
 
 // ComplianceReport renders the tenant's compliance as CSV (one row per control) or as a

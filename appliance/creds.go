@@ -16,6 +16,7 @@ import (
 	"github.com/tenantra/tenantra/network/snmp"
 	"github.com/tenantra/tenantra/store"
 	"github.com/tenantra/tenantra/store/keys"
+	"github.com/tenantra/tenantra/store/sqlite"
 )
 
 // The credential vault: secrets sealed with the tenant's current data key (keys.Sealer; the
@@ -179,20 +180,14 @@ func (a *Appliance) CreateCredential(ctx context.Context, tenantRef string,
 // ListCredentials lists the vault's metadata in name order.
 func (a *Appliance) ListCredentials(ctx context.Context, tenantRef string) (
 	[]store.Credential, error) {
-	t, err := a.store.GetTenant(ctx, tenantRef)
-	if err != nil {
-		return nil, err
-	}
-	tdb, release, err := a.store.TenantDB(ctx, t.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	items, err := tdb.ListCredentials(ctx)
-	for i := range items {
-		items[i].Sealed = nil
-	}
-	return items, err
+	return inTenant(ctx, a, tenantRef, func(_ store.Tenant, tdb *sqlite.TenantDB) (
+		[]store.Credential, error) {
+		items, err := tdb.ListCredentials(ctx)
+		for i := range items {
+			items[i].Sealed = nil
+		}
+		return items, err
+	})
 }
 
 // DeleteCredential removes a credential by name or id.
