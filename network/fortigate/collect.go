@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
-	"strings"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
 )
 
 // The endpoints, as the FortiOS 7.x REST API reference names them.
@@ -113,8 +113,7 @@ type Address struct {
 // connections.
 type Client struct {
 	opts Options
-	base *url.URL
-	http *http.Client
+	api  *restapi.Client
 }
 
 // New validates o and builds a Client; it reads the CA file but does not connect.
@@ -122,20 +121,15 @@ func New(o Options) (*Client, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	o = o.withDefaults()
-	base, err := parseBaseURL(o.BaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
-	hc, err := newHTTPClient(o)
+	api, err := newAPI(o)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{opts: o, base: base, http: hc}, nil
+	return &Client{opts: o, api: api}, nil
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() { c.api.Close() }
 
 // Test reads the system status only: the credential test-connection action. It proves
 // reachability, certificate trust and that the token is accepted.
@@ -224,24 +218,10 @@ func (c *Client) Collect(ctx context.Context) (*Config, error) {
 	cfg.Addresses = mergeAddresses(arp, dhcp)
 	if len(failed) > 0 {
 		cfg.Partial = true
-		return cfg, &partialError{errs: failed}
+		return cfg, restapi.Partial(ErrPartial, failed)
 	}
 	return cfg, nil
 }
-
-// partialError is Collect's error when some tables failed: one line naming each failure,
-// matching ErrPartial and every table's own sentinel with errors.Is.
-type partialError struct{ errs []error }
-
-func (e *partialError) Error() string {
-	msgs := make([]string, len(e.errs))
-	for i, err := range e.errs {
-		msgs[i] = err.Error()
-	}
-	return ErrPartial.Error() + ": " + strings.Join(msgs, "; ")
-}
-
-func (e *partialError) Unwrap() []error { return append([]error{ErrPartial}, e.errs...) }
 
 // mergeAddresses joins ARP entries and DHCP leases of the same (IP, MAC); a lease lends its
 // hostname. The result is sorted by IP, then MAC.

@@ -7,23 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
+	"github.com/tenantra/tenantra/network/internal/restapi/restapitest"
 )
 
 // fuzzSeeds are the recorded responses plus hostile shapes: wrong types, deep nesting,
 // truncation, duplicate keys, nulls and invalid UTF-8.
 func fuzzSeeds(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "fortios-7.2", "*"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-		f.Add(b[:len(b)/2])
-	}
+	restapitest.AddFileSeeds(f, filepath.Join("testdata", "fortios-7.2", "*"))
 	for _, s := range []string{
 		``, `{}`, `[]`, `null`, `{"results":null}`, `{"results":{}}`, `{"results":[null]}`,
 		`{"results":[{"policyid":"x"}]}`, `{"results":[{"srcintf":"port1"}]}`,
@@ -72,7 +64,7 @@ func FuzzDecoders(f *testing.F) {
 		}
 		// The cap holds for any body: a reader capped below its size never succeeds.
 		if len(b) > 1 {
-			cr := &cappedReader{r: bytes.NewReader(b), left: int64(len(b) - 1)}
+			cr := restapi.CapReader(bytes.NewReader(b), int64(len(b)-1), ErrTooLarge)
 			if _, err := decodePolicies(cr); err == nil {
 				t.Fatal("decoded more bytes than the cap allows")
 			}
@@ -109,7 +101,8 @@ func TestCappedReader(t *testing.T) {
 		size, limit int
 		tooLarge    bool
 	}{{10, 10, false}, {10, 9, true}, {0, 0, false}, {1, 0, true}, {100, 1000, false}} {
-		cr := &cappedReader{r: bytes.NewReader(make([]byte, tc.size)), left: int64(tc.limit)}
+		cr := restapi.CapReader(bytes.NewReader(make([]byte, tc.size)), int64(tc.limit),
+			ErrTooLarge)
 		var err error
 		buf := make([]byte, 3)
 		for err == nil {

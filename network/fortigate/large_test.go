@@ -84,7 +84,7 @@ func TestPolicies50k(t *testing.T) {
 	const n = 50000
 	r := newReplay(t)
 	var bodyBytes atomic.Int64
-	r.override(pathPolicies, func(w http.ResponseWriter, _ *http.Request) {
+	r.Override(pathPolicies, func(w http.ResponseWriter, _ *http.Request) {
 		bodyBytes.Store(writePolicies(w, n))
 	})
 	c := newClient(t, r.options(t)) // the default 64 MiB body cap

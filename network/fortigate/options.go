@@ -1,14 +1,14 @@
 package fortigate
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
 )
 
 // Defaults for the zero values of Options.
@@ -27,7 +27,7 @@ var ErrInvalidOptions = errors.New("fortigate: invalid options")
 // Options value by mistake does not leak it; only the Authorization header carries the value.
 type Secret string
 
-const redacted = "[redacted]"
+const redacted = restapi.Redacted
 
 // String hides the secret from fmt verbs that use it (%v, %s, %q).
 func (Secret) String() string { return redacted }
@@ -77,38 +77,13 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// withDefaults returns o with zero limits replaced by the defaults.
-func (o Options) withDefaults() Options {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.MaxBody <= 0 {
-		o.MaxBody = DefaultMaxBody
-	}
-	if o.MaxRetries < 0 {
-		o.MaxRetries = 0
-	} else if o.MaxRetries == 0 {
-		o.MaxRetries = DefaultMaxRetries
-	}
-	if o.MaxRetryWait <= 0 {
-		o.MaxRetryWait = DefaultMaxRetryWait
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return o
-}
-
 // Validate reports whether o is complete and well formed. Its errors name the field and
 // never contain the token.
 func (o Options) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, a...))
 	}
-	if _, err := parseBaseURL(o.BaseURL); err != nil {
+	if _, err := restapi.ParseBaseURL(o.BaseURL, "the API token needs"); err != nil {
 		return bad("%v", err)
 	}
 	if o.Token == "" {
@@ -120,7 +95,7 @@ func (o Options) Validate() error {
 		}
 	}
 	if o.PinSHA256 != "" {
-		if _, err := parsePin(o.PinSHA256); err != nil {
+		if _, err := restapi.ParsePin(o.PinSHA256); err != nil {
 			return bad("%v", err)
 		}
 	}
@@ -134,33 +109,6 @@ func (o Options) Validate() error {
 		}
 	}
 	return nil
-}
-
-// parseBaseURL accepts https://host[:port] with an optional trailing slash.
-func parseBaseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want https://host[:port]", s)
-	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("base URL %q: the API token needs https, not %q", s, u.Scheme)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
-		(u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("base URL %q: give only https://host[:port]", s)
-	}
-	u.Path = ""
-	return u, nil
-}
-
-// parsePin decodes a SHA-256 fingerprint in hex with optional colons or spaces.
-func parsePin(s string) ([]byte, error) {
-	clean := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(s))
-	b, err := hex.DecodeString(clean)
-	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("certificate pin %q: want the 64 hex digits of a SHA-256", s)
-	}
-	return b, nil
 }
 
 func validVDOM(s string) bool {

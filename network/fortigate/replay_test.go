@@ -2,33 +2,22 @@ package fortigate
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantra/tenantra/network/internal/restapi/restapitest"
 )
 
 const testToken = "tk-9f8e7d6c5b4a3928fortigate"
@@ -46,65 +35,20 @@ var fixtureFiles = map[string]string{
 
 // replay is a FortiGate stand-in over TLS on loopback: it checks the bearer token like the
 // device does and serves the fixture for each path, unless an override takes the path.
-type replay struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	overrides map[string]http.HandlerFunc
-	hits      map[string][]time.Time
-	queries   map[string]string
-}
+type replay struct{ *restapitest.Replay }
 
-func newReplay(t *testing.T) *replay {
+func newReplay(t *testing.T) replay {
 	t.Helper()
-	r := &replay{overrides: map[string]http.HandlerFunc{}, hits: map[string][]time.Time{},
-		queries: map[string]string{}}
-	r.srv = newTLSServer(t, http.HandlerFunc(r.serve))
-	return r
+	return replay{restapitest.NewReplay(t, "FGT60FTK22000001", serveFixture)}
 }
 
-// newTLSServer starts h over TLS on loopback with a certificate of its own (httptest's
-// built-in one is shared by every server, which would make a "wrong CA" the right one).
+// newTLSServer starts h over TLS on loopback with a certificate of its own.
 func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "FGT60FTK22000001"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der},
-		PrivateKey: key}}}
-	// Refused handshakes are the point of some tests; the server need not log them.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
+	return restapitest.NewTLSServer(t, "FGT60FTK22000001", h)
 }
 
-func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	r.hits[req.URL.Path] = append(r.hits[req.URL.Path], time.Now())
-	r.queries[req.URL.Path] = req.URL.RawQuery
-	h := r.overrides[req.URL.Path]
-	r.mu.Unlock()
-	if h != nil {
-		h(w, req)
-		return
-	}
+func serveFixture(w http.ResponseWriter, req *http.Request) {
 	if req.Header.Get("Authorization") != "Bearer "+testToken {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -125,34 +69,17 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(body)
 }
 
-func (r *replay) override(path string, h http.HandlerFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.overrides[path] = h
-}
-
-func (r *replay) count(path string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.hits[path])
-}
-
 // caFile writes the server's certificate as PEM, as an operator would export it.
 func caFile(t *testing.T, srv *httptest.Server) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "fortigate-ca.pem")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return restapitest.CAFile(t, srv, "fortigate-ca.pem")
 }
 
-func (r *replay) options(t *testing.T) Options {
+func (r replay) options(t *testing.T) Options {
 	return Options{
-		BaseURL:         r.srv.URL,
+		BaseURL:         r.Server.URL,
 		Token:           testToken,
-		CAFile:          caFile(t, r.srv),
+		CAFile:          caFile(t, r.Server),
 		BaselineVersion: "7.2.8",
 		MaxRetryWait:    50 * time.Millisecond,
 	}
@@ -227,12 +154,7 @@ func wantConfig() *Config {
 
 func diffJSON(t *testing.T, got, want any) {
 	t.Helper()
-	if reflect.DeepEqual(got, want) {
-		return
-	}
-	g, _ := json.MarshalIndent(got, "", "  ")
-	w, _ := json.MarshalIndent(want, "", "  ")
-	t.Errorf("mismatch\n got: %s\nwant: %s", g, w)
+	restapitest.DiffJSON(t, got, want)
 }
 
 func TestCollectHappy(t *testing.T) {
@@ -244,7 +166,7 @@ func TestCollectHappy(t *testing.T) {
 		t.Fatalf("Collect: %v", err)
 	}
 	diffJSON(t, cfg, wantConfig())
-	if q := r.queries[pathPolicies]; !strings.Contains(q, "format=policyid") {
+	if q := r.Query(pathPolicies); !strings.Contains(q, "format=policyid") {
 		t.Errorf("policy request did not limit fields: %q", q)
 	}
 }
@@ -262,7 +184,7 @@ func TestCollectVDOM(t *testing.T) {
 		t.Errorf("VDOM = %q", cfg.VDOM)
 	}
 	for _, p := range []string{pathStatus, pathPolicies, pathARP} {
-		if q := r.queries[p]; !strings.Contains(q, "vdom=customer-a") {
+		if q := r.Query(p); !strings.Contains(q, "vdom=customer-a") {
 			t.Errorf("%s query %q lacks the VDOM", p, q)
 		}
 	}
@@ -280,27 +202,13 @@ func TestTest(t *testing.T) {
 	if st != want {
 		t.Errorf("Test = %+v, want %+v", st, want)
 	}
-	if n := r.count(pathPolicies); n != 0 {
+	if n := r.Count(pathPolicies); n != 0 {
 		t.Errorf("Test read the policy table %d times", n)
 	}
 }
 
 // truncated declares a body longer than it sends, then drops the connection.
-func truncated(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		conn, rw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		half := body[:len(body)/2]
-		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
-			"Content-Length: " + itoa(len(body)) + "\r\n\r\n" + half)
-		_ = rw.Flush()
-	}
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
+func truncated(body string) http.HandlerFunc { return restapitest.Truncated([]byte(body)) }
 
 func jsonInt(n int) string { return strconv.Itoa(n) }
 
@@ -311,23 +219,6 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// newTestLogger logs everything, debug included, as JSON into b.
-func newTestLogger(b *strings.Builder, mu *sync.Mutex) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(lockedWriter{b, mu},
-		&slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedWriter struct {
-	b  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
 
 func fixture(t *testing.T, name string) string {
@@ -437,31 +328,16 @@ func TestCollectErrors(t *testing.T) {
 			t.Parallel()
 			r := newReplay(t)
 			if tc.handler != nil {
-				r.override(tc.path, tc.handler)
+				r.Override(tc.path, tc.handler)
 			}
 			o := r.options(t)
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
 			cfg, err := newClient(t, o).Collect(context.Background())
-			if err == nil {
-				t.Fatal("Collect succeeded")
-			}
-			if strings.Contains(err.Error(), testToken) {
-				t.Errorf("error leaks the token: %v", err)
-			}
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("error spans lines: %q", err)
-			}
-			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
-				t.Errorf("error %v does not wrap %v", err, tc.sentinel)
-			}
-			if !strings.Contains(err.Error(), tc.contains) {
-				t.Errorf("error %q does not contain %q", err, tc.contains)
-			}
-			if tc.hits > 0 && r.count(tc.path) != tc.hits {
-				t.Errorf("%s requested %d times, want %d", tc.path, r.count(tc.path), tc.hits)
-			}
+			restapitest.CheckError(t, err, restapitest.ErrorWant{Secrets: []string{testToken},
+				Forbidden: "\n", Sentinel: tc.sentinel, Contains: tc.contains})
+			r.CheckHits(t, tc.path, tc.hits)
 			if tc.fatal {
 				if cfg != nil {
 					t.Errorf("Config returned on a fatal error: %+v", cfg)
@@ -506,7 +382,7 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	t.Parallel()
 	r := newReplay(t)
 	var once sync.Once
-	r.override(pathStatus, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(pathStatus, func(w http.ResponseWriter, req *http.Request) {
 		first := false
 		once.Do(func() { first = true })
 		if first {
@@ -526,55 +402,14 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	if st.Hostname != "FGT-HQ-01" {
 		t.Errorf("hostname %q", st.Hostname)
 	}
-	r.mu.Lock()
-	hits := r.hits[pathStatus]
-	r.mu.Unlock()
-	if len(hits) != 2 {
-		t.Fatalf("%d requests, want 2", len(hits))
-	}
-	// A lower bound only: the client must not retry before the server asked it to.
-	if gap := hits[1].Sub(hits[0]); gap < 900*time.Millisecond {
-		t.Errorf("retried after %v, before Retry-After: 1", gap)
-	}
-}
-
-func TestRetryAfterParsing(t *testing.T) {
-	t.Parallel()
-	limit := 30 * time.Second
-	cases := []struct {
-		header  string
-		attempt int
-		want    time.Duration
-	}{
-		{"2", 0, 2 * time.Second},
-		{" 7 ", 0, 7 * time.Second},
-		{"0", 3, 0},
-		{"3600", 0, limit},
-		{"99999999999999999999", 0, 4 * time.Second}, // not an int: backoff
-		{"-5", 1, 2 * time.Second},
-		{"", 0, time.Second},
-		{"", 2, 4 * time.Second},
-		{"", 60, limit},
-		{"soon", 1, 2 * time.Second},
-		{"Wed, 21 Oct 2015 07:28:00 GMT", 0, 0}, // in the past
-		{time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), 0, limit},
-	}
-	for _, tc := range cases {
-		got := retryAfter(tc.header, tc.attempt, limit)
-		if tc.header == "99999999999999999999" {
-			tc.want = time.Second // attempt 0
-		}
-		if got != tc.want {
-			t.Errorf("retryAfter(%q, %d) = %v, want %v", tc.header, tc.attempt, got, tc.want)
-		}
-	}
+	r.CheckRetriedAfter(t, pathStatus, 900*time.Millisecond) // Retry-After: 1
 }
 
 func TestTLSTrust(t *testing.T) {
 	t.Parallel()
 	r := newReplay(t)
 	other := newTLSServer(t, http.NotFoundHandler())
-	sum := sha256.Sum256(r.srv.Certificate().Raw)
+	sum := sha256.Sum256(r.Server.Certificate().Raw)
 	pin := hex.EncodeToString(sum[:])
 	var colons []string
 	for i := 0; i < len(pin); i += 2 {
@@ -587,20 +422,20 @@ func TestTLSTrust(t *testing.T) {
 		pin    string
 		wantOK bool
 	}{
-		{"right CA", caFile(t, r.srv), "", true},
+		{"right CA", caFile(t, r.Server), "", true},
 		{"wrong CA", caFile(t, other), "", false},
 		{"system roots only", "", "", false},
 		{"right pin", "", pin, true},
 		{"right pin with colons", "", strings.Join(colons, ":"), true},
 		{"wrong pin", "", hex.EncodeToString(wrong[:]), false},
-		{"right CA, wrong pin", caFile(t, r.srv), hex.EncodeToString(wrong[:]), false},
+		{"right CA, wrong pin", caFile(t, r.Server), hex.EncodeToString(wrong[:]), false},
 		{"wrong CA, right pin", caFile(t, other), pin, false},
-		{"right CA and pin", caFile(t, r.srv), pin, true},
+		{"right CA and pin", caFile(t, r.Server), pin, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			o := Options{BaseURL: r.srv.URL, Token: testToken, CAFile: tc.ca, PinSHA256: tc.pin}
+			o := Options{BaseURL: r.Server.URL, Token: testToken, CAFile: tc.ca, PinSHA256: tc.pin}
 			_, err := newClient(t, o).Test(context.Background())
 			if tc.wantOK {
 				if err != nil {
@@ -631,25 +466,22 @@ func TestTokenNeverLeaks(t *testing.T) {
 				`,"echo":"` + req.Header.Get("Authorization") + `"}`))
 		}
 	}
-	r.override(pathHA, echo("text/html", 500))
-	r.override(pathInterfaces, echo("application/json", 400))
-	r.override(pathAdmins, echo("application/json", 200))
-	r.override(pathPolicies, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(pathHA, echo("text/html", 500))
+	r.Override(pathInterfaces, echo("application/json", 400))
+	r.Override(pathAdmins, echo("application/json", 200))
+	r.Override(pathPolicies, func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Location", "/login?token="+req.Header.Get("Authorization"))
 		w.WriteHeader(http.StatusFound)
 	})
-	r.override(pathARP, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(429) })
-	var logs strings.Builder
-	var logMu sync.Mutex
+	r.Override(pathARP, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(429) })
+	var logs restapitest.Logs
 	o := r.options(t)
-	o.Logger = newTestLogger(&logs, &logMu)
+	o.Logger = logs.Logger()
 	cfg, err := newClient(t, o).Collect(context.Background())
 	if !errors.Is(err, ErrPartial) {
 		t.Fatalf("Collect: %v", err)
 	}
-	logMu.Lock()
 	logged := logs.String()
-	logMu.Unlock()
 	if !strings.Contains(logged, "fortigate request") {
 		t.Errorf("no debug log lines: %q", logged)
 	}

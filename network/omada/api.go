@@ -1,22 +1,20 @@
 package omada
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
 )
 
 // Sentinel errors; every error of this package wraps at most one of them.
@@ -83,119 +81,61 @@ func decodeEnvelope(r io.Reader) (envelope, error) {
 	return env, nil
 }
 
+// sentinels lets restapi's errors wrap this package's.
+var sentinels = restapi.Sentinels{Invalid: ErrInvalidOptions, TLS: ErrTLS,
+	RateLimited: ErrRateLimited, NotJSON: ErrNotJSON, TooLarge: ErrTooLarge, API: ErrAPI}
+
+// newAPI builds the REST client for o, which Validate accepted.
+func newAPI(o Options) (*restapi.Client, error) {
+	return restapi.New(restapi.Config{
+		Name:       "omada",
+		BaseURL:    o.BaseURL,
+		NeedsHTTPS: "client credentials need",
+		Trust:      restapi.Trust{CAFile: o.CAFile, CAPEM: o.CAPEM, PinSHA256: o.PinSHA256},
+		Limits: restapi.Limits{Timeout: o.Timeout, DialTimeout: o.DialTimeout,
+			MaxBody: o.MaxBody, MaxRetries: o.MaxRetries, MaxRetryWait: o.MaxRetryWait},
+		Defaults: restapi.Limits{Timeout: DefaultTimeout, DialTimeout: DefaultDialTimeout,
+			MaxBody: DefaultMaxBody, MaxRetries: DefaultMaxRetries,
+			MaxRetryWait: DefaultMaxRetryWait},
+		Logger:    o.Logger,
+		LogMethod: true,
+		Errors:    sentinels,
+		Hints: restapi.Hints{
+			RateLimited: "the controller allows about 10 requests a second; lower the " +
+				"scan rate",
+			Redirect: "check the base URL (the OpenAPI interface access address)",
+			NotJSON:  "is the base URL the controller's OpenAPI address?",
+		},
+	})
+}
+
 // exchange makes one API request with 429 retries and returns the status and envelope.
 // Transport failures, redirects, 429 exhaustion, non-JSON and oversized bodies are errors
 // here; 401 and 403 come back as a response without an envelope.
 func (c *Controller) exchange(ctx context.Context, what, method, path string,
 	q url.Values, body []byte, auth string) (response, error) {
-	u := *c.base
-	u.Path = path
-	u.RawQuery = q.Encode()
-	target := u.String()
-	for attempt := 0; ; attempt++ {
-		wait, r, err := c.once(ctx, what, method, path, target, body, auth, attempt)
-		if wait < 0 {
-			return r, err
+	var r response
+	req := restapi.Request{What: what, Method: method, Path: path, Query: q, Body: body,
+		Auth: auth}
+	err := c.api.Do(ctx, req, func(resp *http.Response) error {
+		r = response{status: resp.StatusCode}
+		if r.status == http.StatusUnauthorized || r.status == http.StatusForbidden {
+			return nil
 		}
-		if attempt >= c.opts.MaxRetries {
-			return r, fmt.Errorf("%w: %s: still 429 Too Many Requests after %d retries — "+
-				"the controller allows about 10 requests a second; lower the scan rate",
-				ErrRateLimited, what, c.opts.MaxRetries)
+		if err := c.api.Screen(what, path, resp); err != nil {
+			return err
 		}
-		if err := sleep(ctx, wait); err != nil {
-			return r, fmt.Errorf("omada: %s: waiting to retry after 429: %w", what, err)
+		env, err := decodeEnvelope(c.api.Body(resp))
+		switch {
+		case err == nil:
+			r.env = env
+			return nil
+		case r.status != http.StatusOK:
+			return fmt.Errorf("%w: %s: %s answered HTTP %d", ErrAPI, what, path, r.status)
 		}
-	}
-}
-
-// once makes one request; a 429 returns the wait before the next attempt, anything else a
-// negative wait and the outcome.
-func (c *Controller) once(ctx context.Context, what, method, path, target string,
-	body []byte, auth string, attempt int) (time.Duration, response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return -1, response{}, fmt.Errorf("omada: %s: %w", what, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	start := time.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return -1, response{}, c.transportError(what, path, err)
-	}
-	defer resp.Body.Close()
-	defer drain(resp.Body)
-	c.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "omada request",
-		slog.String("method", method), slog.String("endpoint", path),
-		slog.Int("status", resp.StatusCode), slog.Duration("duration", time.Since(start)),
-		slog.Int("attempt", attempt))
-	code := resp.StatusCode
-	r := response{status: code}
-	switch {
-	case code == http.StatusTooManyRequests:
-		return retryAfter(resp.Header.Get("Retry-After"), attempt, c.opts.MaxRetryWait), r, nil
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return -1, r, nil
-	case code >= 300 && code < 400:
-		where := ""
-		if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && loc.Path != "" {
-			where = fmt.Sprintf(" to %q", loc.Path)
-		}
-		return -1, r, fmt.Errorf("omada: %s: %s redirected (%d)%s — check the base URL "+
-			"(the OpenAPI interface access address)", what, path, code, where)
-	}
-	if resp.ContentLength > c.opts.MaxBody {
-		return -1, r, fmt.Errorf("%w: %s: %s announces %d bytes, over the %d-byte cap",
-			ErrTooLarge, what, path, resp.ContentLength, c.opts.MaxBody)
-	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		if ct == "" {
-			ct = "no content type"
-		}
-		return -1, r, fmt.Errorf("%w: %s: %s answered HTTP %d with %s — is the base URL "+
-			"the controller's OpenAPI address?", ErrNotJSON, what, path, code, ct)
-	}
-	env, err := decodeEnvelope(&cappedReader{r: resp.Body, left: c.opts.MaxBody})
-	switch {
-	case err == nil:
-		r.env = env
-		return -1, r, nil
-	case code != http.StatusOK:
-		return -1, r, fmt.Errorf("%w: %s: %s answered HTTP %d", ErrAPI, what, path, code)
-	case errors.Is(err, ErrTooLarge):
-		return -1, r, fmt.Errorf("%w: %s: %s is over the %d-byte cap — raise the body limit",
-			ErrTooLarge, what, path, c.opts.MaxBody)
-	case errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err):
-		return -1, r, fmt.Errorf("omada: %s: %s: body cut short (connection dropped?): %w",
-			what, path, err)
-	}
-	return -1, r, fmt.Errorf("omada: %s: %s: %w", what, path, err)
-}
-
-// transportError names what failed before any response arrived, without headers.
-func (c *Controller) transportError(what, path string, err error) error {
-	var cve *tls.CertificateVerificationError
-	var hostErr x509.HostnameError
-	switch {
-	case errors.Is(err, ErrTLS):
-		return fmt.Errorf("%s: %s %s: %w", what, c.base.Host, path, unwrapURL(err))
-	case errors.As(err, &cve), errors.As(err, &hostErr):
-		return fmt.Errorf("%w: %s: %s: %w — set the CA file or the certificate pin",
-			ErrTLS, what, c.base.Host, unwrapURL(err))
-	}
-	return fmt.Errorf("omada: %s: %s %s: %w", what, c.base.Host, path, unwrapURL(err))
+		return c.api.BodyError(what, path, err)
+	})
+	return r, err
 }
 
 // codeError maps a non-zero errorCode to an error an operator can act on.
@@ -348,40 +288,15 @@ func (c *Controller) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
 	c.mu.Lock()
 	secrets := []string{string(c.opts.ClientSecret)}
 	for _, t := range c.issued {
 		secrets = append(secrets, string(t))
 	}
 	c.mu.Unlock()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, redacted)
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	s := &scrubbedError{msg: msg}
-	for _, sentinel := range []error{ErrAuth, ErrForbidden, ErrTLS, ErrRateLimited,
-		ErrNotJSON, ErrTooLarge, ErrAPI} {
-		if errors.Is(err, sentinel) {
-			s.sentinels = append(s.sentinels, sentinel)
-		}
-	}
-	return s
+	return restapi.Scrub(err, secrets, ErrAuth, ErrForbidden, ErrTLS, ErrRateLimited,
+		ErrNotJSON, ErrTooLarge, ErrAPI)
 }
-
-type scrubbedError struct {
-	msg       string
-	sentinels []error
-}
-
-func (e *scrubbedError) Error() string   { return e.msg }
-func (e *scrubbedError) Unwrap() []error { return e.sentinels }
 
 // page is the OpenAPI's paged list: {"totalRows", "currentPage", "currentSize", "data"}.
 type page[T any] struct {

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
 )
 
 // The endpoints, as the Omada OpenAPI documents them.
@@ -85,8 +86,7 @@ type Client struct {
 // idle connections.
 type Controller struct {
 	opts Options
-	base *url.URL
-	http *http.Client
+	api  *restapi.Client
 
 	mu      sync.Mutex
 	token   Secret
@@ -100,19 +100,15 @@ func New(o Options) (*Controller, error) {
 		return nil, err
 	}
 	o = o.withDefaults()
-	base, err := parseBaseURL(o.BaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
-	}
-	hc, err := newHTTPClient(o)
+	api, err := newAPI(o)
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{opts: o, base: base, http: hc}, nil
+	return &Controller{opts: o, api: api}, nil
 }
 
 // Close releases idle connections.
-func (c *Controller) Close() { c.http.CloseIdleConnections() }
+func (c *Controller) Close() { c.api.Close() }
 
 // Test is the credential test-connection action: it obtains an access token and reads the
 // first page of sites, proving reachability, certificate trust, the credentials and the
@@ -225,24 +221,10 @@ func (c *Controller) Collect(ctx context.Context) (*Inventory, error) {
 	}
 	if len(failed) > 0 {
 		inv.Partial = true
-		return inv, &partialError{errs: failed}
+		return inv, restapi.Partial(ErrPartial, failed)
 	}
 	return inv, nil
 }
-
-// partialError is Collect's error when some tables failed: one line naming each failure,
-// matching ErrPartial and every table's own sentinel with errors.Is.
-type partialError struct{ errs []error }
-
-func (e *partialError) Error() string {
-	msgs := make([]string, len(e.errs))
-	for i, err := range e.errs {
-		msgs[i] = err.Error()
-	}
-	return ErrPartial.Error() + ": " + strings.Join(msgs, "; ")
-}
-
-func (e *partialError) Unwrap() []error { return append([]error{ErrPartial}, e.errs...) }
 
 // deviceStatus names the OpenAPI's numeric device status; a string passes through.
 func deviceStatus(raw json.RawMessage) string {

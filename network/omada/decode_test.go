@@ -6,31 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tenantra/tenantra/network/internal/restapi/restapitest"
 )
 
 // FuzzDecodeResponse feeds bytes through what the collector does with a response body:
 // the envelope, a page of each row kind, status names and error messages. Nothing may
 // panic, and messages stay one printable, bounded line.
 func FuzzDecodeResponse(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "openapi-v1", "*.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-		f.Add(b[:len(b)/2])
-	}
+	restapitest.AddFileSeeds(f, filepath.Join("testdata", "openapi-v1", "*.json"))
 	for _, s := range []string{
 		``, `{}`, `[]`, `null`, `{"errorCode":"0"}`, `{"errorCode":-44112}`,
 		`{"errorCode":0,"result":null}`, `{"errorCode":0,"result":{"data":null}}`,
@@ -141,7 +131,7 @@ func TestOptionsValidate(t *testing.T) {
 func TestTokenRenewedWhenExpired(t *testing.T) {
 	t.Parallel()
 	r := newReplay(t)
-	r.override(pathToken, func(w http.ResponseWriter, _ *http.Request) {
+	r.Override(pathToken, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, bytes.Replace(fixture(t, "token.json"), []byte(`"expiresIn":7200`),
 			[]byte(`"expiresIn":1`), 1))
 	})
@@ -151,14 +141,14 @@ func TestTokenRenewedWhenExpired(t *testing.T) {
 			t.Fatalf("Test: %v", err)
 		}
 	}
-	if n := r.count(pathToken); n != 1 {
+	if n := r.Count(pathToken); n != 1 {
 		t.Errorf("token requested %d times within its life, want 1", n)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	if _, err := c.Test(context.Background()); err != nil {
 		t.Fatalf("Test: %v", err)
 	}
-	if n := r.count(pathToken); n != 2 {
+	if n := r.Count(pathToken); n != 2 {
 		t.Errorf("token requested %d times after it expired, want 2", n)
 	}
 }

@@ -1,13 +1,12 @@
 package omada
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/tenantra/tenantra/network/internal/restapi"
 )
 
 // Defaults for the zero values of Options.
@@ -32,7 +31,7 @@ var ErrInvalidOptions = errors.New("omada: invalid options")
 // "[redacted]", so printing an Options value by mistake does not leak it.
 type Secret string
 
-const redacted = "[redacted]"
+const redacted = restapi.Redacted
 
 // String hides the secret from fmt verbs that use it (%v, %s, %q).
 func (Secret) String() string { return redacted }
@@ -84,24 +83,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// withDefaults returns o with the zero paging limits and logger replaced by the defaults;
+// restapi applies the request limits' defaults.
 func (o Options) withDefaults() Options {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.MaxBody <= 0 {
-		o.MaxBody = DefaultMaxBody
-	}
-	if o.MaxRetries < 0 {
-		o.MaxRetries = 0
-	} else if o.MaxRetries == 0 {
-		o.MaxRetries = DefaultMaxRetries
-	}
-	if o.MaxRetryWait <= 0 {
-		o.MaxRetryWait = DefaultMaxRetryWait
-	}
 	if o.PageSize <= 0 {
 		o.PageSize = DefaultPageSize
 	}
@@ -120,7 +104,7 @@ func (o Options) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, a...))
 	}
-	if _, err := parseBaseURL(o.BaseURL); err != nil {
+	if _, err := restapi.ParseBaseURL(o.BaseURL, "client credentials need"); err != nil {
 		return bad("%v", err)
 	}
 	if !validID(o.OmadacID) {
@@ -139,7 +123,7 @@ func (o Options) Validate() error {
 		}
 	}
 	if o.PinSHA256 != "" {
-		if _, err := parsePin(o.PinSHA256); err != nil {
+		if _, err := restapi.ParsePin(o.PinSHA256); err != nil {
 			return bad("%v", err)
 		}
 	}
@@ -163,32 +147,4 @@ func validID(s string) bool {
 		}
 	}
 	return true
-}
-
-// parseBaseURL accepts https://host[:port] with an optional trailing slash.
-func parseBaseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want https://host[:port]", s)
-	}
-	if u.Scheme != "https" {
-		return nil, fmt.Errorf("base URL %q: client credentials need https, not %q", s,
-			u.Scheme)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" ||
-		(u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("base URL %q: give only https://host[:port]", s)
-	}
-	u.Path = ""
-	return u, nil
-}
-
-// parsePin decodes a SHA-256 fingerprint in hex with optional colons or spaces.
-func parsePin(s string) ([]byte, error) {
-	clean := strings.NewReplacer(":", "", " ", "").Replace(strings.TrimSpace(s))
-	b, err := hex.DecodeString(clean)
-	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("certificate pin %q: want the 64 hex digits of a SHA-256", s)
-	}
-	return b, nil
 }

@@ -2,33 +2,21 @@ package omada
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantra/tenantra/network/internal/restapi/restapitest"
 )
 
 const (
@@ -42,18 +30,11 @@ const (
 // replay is an Omada controller stand-in over TLS on loopback: it grants the fixture token
 // for the right client credentials, checks it on every call like the controller does, and
 // serves the recorded responses, unless an override takes the path.
-type replay struct {
-	srv       *httptest.Server
-	mu        sync.Mutex
-	overrides map[string]http.HandlerFunc
-	hits      map[string][]time.Time
-}
+type replay struct{ *restapitest.Replay }
 
-func newReplay(t *testing.T) *replay {
+func newReplay(t *testing.T) replay {
 	t.Helper()
-	r := &replay{overrides: map[string]http.HandlerFunc{}, hits: map[string][]time.Time{}}
-	r.srv = newTLSServer(t, http.HandlerFunc(r.serve))
-	return r
+	return replay{restapitest.NewReplay(t, "omada-controller", serveFixture)}
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -70,15 +51,7 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
-func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	r.hits[req.URL.Path] = append(r.hits[req.URL.Path], time.Now())
-	h := r.overrides[req.URL.Path]
-	r.mu.Unlock()
-	if h != nil {
-		h(w, req)
-		return
-	}
+func serveFixture(w http.ResponseWriter, req *http.Request) {
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join("testdata", "openapi-v1", name))
 		if err != nil {
@@ -122,67 +95,24 @@ func (r *replay) serve(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-func (r *replay) override(path string, h http.HandlerFunc) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.overrides[path] = h
-}
-
-func (r *replay) count(path string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.hits[path])
-}
-
 // newTLSServer starts h over TLS on loopback with a certificate of its own.
 func newTLSServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "omada-controller"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der},
-		PrivateKey: key}}}
-	// Refused handshakes are the point of some tests; the server need not log them.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
+	return restapitest.NewTLSServer(t, "omada-controller", h)
 }
 
 func caFile(t *testing.T, srv *httptest.Server) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "omada-ca.pem")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return restapitest.CAFile(t, srv, "omada-ca.pem")
 }
 
-func (r *replay) options(t *testing.T) Options {
+func (r replay) options(t *testing.T) Options {
 	return Options{
-		BaseURL:      r.srv.URL,
+		BaseURL:      r.Server.URL,
 		OmadacID:     testOmadacID,
 		ClientID:     testClientID,
 		ClientSecret: testSecret,
-		CAFile:       caFile(t, r.srv),
+		CAFile:       caFile(t, r.Server),
 		PageSize:     2, // the site list spans two pages
 		MaxRetryWait: 50 * time.Millisecond,
 	}
@@ -250,12 +180,7 @@ func wantInventory() *Inventory {
 
 func diffJSON(t *testing.T, got, want any) {
 	t.Helper()
-	if reflect.DeepEqual(got, want) {
-		return
-	}
-	g, _ := json.MarshalIndent(got, "", "  ")
-	w, _ := json.MarshalIndent(want, "", "  ")
-	t.Errorf("mismatch\n got: %s\nwant: %s", g, w)
+	restapitest.DiffJSON(t, got, want)
 }
 
 func TestCollectHappy(t *testing.T) {
@@ -266,10 +191,10 @@ func TestCollectHappy(t *testing.T) {
 		t.Fatalf("Collect: %v", err)
 	}
 	diffJSON(t, inv, wantInventory())
-	if n := r.count(pathToken); n != 1 {
+	if n := r.Count(pathToken); n != 1 {
 		t.Errorf("token requested %d times, want 1", n)
 	}
-	if n := r.count(sitesPath); n != 2 {
+	if n := r.Count(sitesPath); n != 2 {
 		t.Errorf("site list read in %d pages, want 2", n)
 	}
 }
@@ -281,7 +206,7 @@ func TestTest(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("Test = %d, %v; want 3 sites", n, err)
 	}
-	if r.count(hqDevices) != 0 {
+	if r.Count(hqDevices) != 0 {
 		t.Error("Test read a device table")
 	}
 }
@@ -291,7 +216,7 @@ func TestTokenRefreshedOnce(t *testing.T) {
 	r := newReplay(t)
 	var mu sync.Mutex
 	calls := 0
-	r.override(hqDevices, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(hqDevices, func(w http.ResponseWriter, req *http.Request) {
 		mu.Lock()
 		calls++
 		first := calls == 1
@@ -307,7 +232,7 @@ func TestTokenRefreshedOnce(t *testing.T) {
 		t.Fatalf("Collect: %v", err)
 	}
 	diffJSON(t, inv, wantInventory())
-	if n := r.count(pathToken); n != 2 {
+	if n := r.Count(pathToken); n != 2 {
 		t.Errorf("token requested %d times, want 2 (one refresh)", n)
 	}
 }
@@ -316,7 +241,7 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	t.Parallel()
 	r := newReplay(t)
 	var once sync.Once
-	r.override(sitesPath, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(sitesPath, func(w http.ResponseWriter, req *http.Request) {
 		first := false
 		once.Do(func() { first = true })
 		if first {
@@ -332,32 +257,11 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("Test = %d, %v", n, err)
 	}
-	r.mu.Lock()
-	hits := r.hits[sitesPath]
-	r.mu.Unlock()
-	if len(hits) != 2 {
-		t.Fatalf("%d requests, want 2", len(hits))
-	}
-	// A lower bound only: the client must not retry before the server asked it to.
-	if gap := hits[1].Sub(hits[0]); gap < 900*time.Millisecond {
-		t.Errorf("retried after %v, before Retry-After: 1", gap)
-	}
+	r.CheckRetriedAfter(t, sitesPath, 900*time.Millisecond) // Retry-After: 1
 }
 
 // truncated declares a body longer than it sends, then drops the connection.
-func truncated(body []byte) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		conn, rw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
-			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" +
-			string(body[:len(body)/2]))
-		_ = rw.Flush()
-	}
-}
+func truncated(body []byte) http.HandlerFunc { return restapitest.Truncated(body) }
 
 func TestCollectErrors(t *testing.T) {
 	t.Parallel()
@@ -460,33 +364,17 @@ func TestCollectErrors(t *testing.T) {
 			t.Parallel()
 			r := newReplay(t)
 			if tc.handler != nil {
-				r.override(tc.path, tc.handler)
+				r.Override(tc.path, tc.handler)
 			}
 			o := r.options(t)
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
 			inv, err := newController(t, o).Collect(context.Background())
-			if err == nil {
-				t.Fatal("Collect succeeded")
-			}
-			for _, secret := range []string{testSecret, fixtureToken} {
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("error leaks a secret: %v", err)
-				}
-			}
-			if strings.ContainsAny(err.Error(), "\n\x1b") {
-				t.Errorf("error is not one printable line: %q", err)
-			}
-			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
-				t.Errorf("error %v does not wrap %v", err, tc.sentinel)
-			}
-			if !strings.Contains(err.Error(), tc.contains) {
-				t.Errorf("error %q does not contain %q", err, tc.contains)
-			}
-			if tc.hits > 0 && r.count(tc.path) != tc.hits {
-				t.Errorf("%s requested %d times, want %d", tc.path, r.count(tc.path), tc.hits)
-			}
+			restapitest.CheckError(t, err, restapitest.ErrorWant{
+				Secrets:   []string{testSecret, fixtureToken},
+				Forbidden: "\n\x1b", Sentinel: tc.sentinel, Contains: tc.contains})
+			r.CheckHits(t, tc.path, tc.hits)
 			if tc.fatal {
 				if inv != nil {
 					t.Errorf("Inventory returned on a fatal error: %+v", inv)
@@ -542,19 +430,19 @@ func TestTLSTrust(t *testing.T) {
 	t.Parallel()
 	r := newReplay(t)
 	other := newTLSServer(t, http.NotFoundHandler())
-	sum := sha256.Sum256(r.srv.Certificate().Raw)
+	sum := sha256.Sum256(r.Server.Certificate().Raw)
 	pin := hex.EncodeToString(sum[:])
 	wrong := sha256.Sum256(other.Certificate().Raw)
 	cases := []struct {
 		name, ca, pin string
 		wantOK        bool
 	}{
-		{"right CA", caFile(t, r.srv), "", true},
+		{"right CA", caFile(t, r.Server), "", true},
 		{"wrong CA", caFile(t, other), "", false},
 		{"system roots only", "", "", false},
 		{"right pin", "", pin, true},
 		{"wrong pin", "", hex.EncodeToString(wrong[:]), false},
-		{"right CA, wrong pin", caFile(t, r.srv), hex.EncodeToString(wrong[:]), false},
+		{"right CA, wrong pin", caFile(t, r.Server), hex.EncodeToString(wrong[:]), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -572,9 +460,9 @@ func TestTLSTrust(t *testing.T) {
 			}
 		})
 	}
-	if r.count(pathToken) != 2 {
+	if r.Count(pathToken) != 2 {
 		t.Errorf("token requested %d times: a refused certificate must stop before the "+
-			"secret is sent", r.count(pathToken))
+			"secret is sent", r.Count(pathToken))
 	}
 }
 
@@ -588,27 +476,23 @@ func TestSecretsNeverLeak(t *testing.T) {
 		msg := strings.ReplaceAll(req.Header.Get("Authorization"), `"`, "")
 		writeJSON(w, []byte(`{"errorCode":-1,"msg":"bad token `+msg+` secret `+testSecret+`"}`))
 	}
-	r.override(hqDevices, echo)
-	r.override(hqClients, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(hqDevices, echo)
+	r.Override(hqClients, func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Location", "/"+testSecret+"?t="+req.Header.Get("Authorization"))
 		w.WriteHeader(http.StatusFound)
 	})
-	r.override(whDevices, func(w http.ResponseWriter, req *http.Request) {
+	r.Override(whDevices, func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<p>" + req.Header.Get("Authorization") + "</p>"))
 	})
-	var logs strings.Builder
-	var logMu sync.Mutex
+	var logs restapitest.Logs
 	o := r.options(t)
-	o.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&logs, &logMu},
-		&slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Logger = logs.Logger()
 	inv, err := newController(t, o).Collect(context.Background())
 	if !errors.Is(err, ErrPartial) {
 		t.Fatalf("Collect: %v", err)
 	}
-	logMu.Lock()
 	logged := logs.String()
-	logMu.Unlock()
 	if !strings.Contains(logged, "omada request") {
 		t.Errorf("no debug log lines: %q", logged)
 	}
@@ -629,15 +513,4 @@ func TestSecretsNeverLeak(t *testing.T) {
 			}
 		}
 	}
-}
-
-type lockedWriter struct {
-	b  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
 }
