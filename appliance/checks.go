@@ -321,9 +321,10 @@ func (a *Appliance) TenantModules(ctx context.Context, tenantRef string) (
 			continue
 		}
 		seen[m.Slug] = true
-		tm := web.TenantModule{Slug: m.Slug, Enabled: true}
+		tm := web.TenantModule{Slug: m.Slug, Enabled: true,
+			Schedulable: schedulableVersions(c, m.Slug, a.now())}
 		if s, ok := byslug[m.Slug]; ok {
-			tm.Enabled = s.Enabled
+			tm.Enabled, tm.Version = s.Enabled, s.Version
 			if s.Params != "" && s.Params != "{}" {
 				tm.Params = json.RawMessage(s.Params)
 			}
@@ -356,15 +357,25 @@ func (a *Appliance) SetTenantModules(ctx context.Context, tenantRef string,
 			return nil, store.Errorf(store.ErrInvalid, "module %q is not in the catalog; "+
 				"GET /v1/modules lists the modules", store.Truncate(it.Slug, 80))
 		}
+		target := vs[len(vs)-1]
+		if it.Version != "" {
+			ok := slices.Contains(schedulableVersions(c, it.Slug, a.now()), it.Version)
+			if !ok {
+				return nil, store.Errorf(store.ErrInvalid, "%s@%s is not schedulable; pin "+
+					"one of %v or leave version empty for the newest", it.Slug,
+					store.Truncate(it.Version, 40), schedulableVersions(c, it.Slug, a.now()))
+			}
+			target = c.Module(it.Slug, it.Version)
+		}
 		params := "{}"
 		if len(it.Params) > 0 && string(it.Params) != "null" {
-			if _, err := scanner.ValidateParams(vs[len(vs)-1], it.Params); err != nil {
+			if _, err := scanner.ValidateParams(target, it.Params); err != nil {
 				return nil, store.Errorf(store.ErrInvalid, "%s", err.Error())
 			}
 			params = string(it.Params)
 		}
 		rows = append(rows, store.TenantModule{Slug: it.Slug, Enabled: it.Enabled,
-			Params: params})
+			Params: params, Version: it.Version})
 	}
 	tdb, release, err := a.store.TenantDB(ctx, t.ID)
 	if err != nil {
@@ -416,15 +427,21 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 	opts := scanner.RunOptions{Now: now, Enabled: map[string]string{},
 		Params: map[string]json.RawMessage{}}
 	off := map[string]bool{}
+	pinned := map[string]string{}
 	for _, m := range set {
-		off[m.Slug] = !m.Enabled
+		off[m.Slug], pinned[m.Slug] = !m.Enabled, m.Version
 		if m.Params != "" && m.Params != "{}" {
 			opts.Params[m.Slug] = json.RawMessage(m.Params)
 		}
 	}
 	for _, m := range c.Modules {
 		if m.Kind == scanner.KindCheck && !off[m.Slug] && schedulable(c, m.Slug, now) {
-			opts.Enabled[m.Slug] = ""
+			// A pin that is no longer schedulable (retired since) falls back to the newest.
+			v := pinned[m.Slug]
+			if !slices.Contains(schedulableVersions(c, m.Slug, now), v) {
+				v = ""
+			}
+			opts.Enabled[m.Slug] = v
 		}
 	}
 	started := time.Now().UTC()
@@ -504,12 +521,17 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 }
 
 func schedulable(c *scanner.Catalog, slug string, now time.Time) bool {
+	return len(schedulableVersions(c, slug, now)) > 0
+}
+
+// schedulableVersions lists the versions of a module that may run, newest first.
+func schedulableVersions(c *scanner.Catalog, slug string, now time.Time) []string {
 	var vs []scanner.VersionState
 	for _, m := range c.Versions(slug) {
 		vs = append(vs, scanner.VersionState{Version: m.Version, State: m.State,
 			Sunset: m.Sunset})
 	}
-	return len(scanner.Schedulable(vs, keepPreviousVersions, now)) > 0
+	return scanner.Schedulable(vs, keepPreviousVersions, now)
 }
 
 func deref(p *float64) float64 {

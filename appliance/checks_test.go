@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tenantra/tenantra/appliance/authz"
+	"github.com/tenantra/tenantra/appliance/inventory"
 	"github.com/tenantra/tenantra/appliance/web"
 	"github.com/tenantra/tenantra/fixtures"
 	"github.com/tenantra/tenantra/network/lab"
@@ -259,5 +260,86 @@ func TestModuleSeeding(t *testing.T) {
 	if _, err := a.SetModuleState(ctx, "telnet-exposed", "1.0.0",
 		web.ModuleStateRequest{State: "draft"}); err == nil {
 		t.Error("deprecated → draft was accepted")
+	}
+}
+
+// TestModulePinning adds a 1.1.0 of telnet-exposed to a copy of the fixtures: runs use the
+// newest released version, a tenant may pin the previous one (still schedulable), and a
+// version that does not exist is refused with the ones it could pin.
+func TestModulePinning(t *testing.T) {
+	ctx := authz.WithPrincipal(context.Background(), authz.LocalAdmin())
+	a := openTest(t, testConfig(t, t.TempDir()))
+	defer a.Close()
+	files := fstest.MapFS{}
+	err := fs.WalkDir(fixtures.Modules(), ".", func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fixtures.Modules(), p)
+		files[p] = &fstest.MapFile{Data: b}
+		if strings.HasSuffix(p, "telnet-exposed@1.0.0.yaml") {
+			next := strings.Replace(string(b), "version: 1.0.0", "version: 1.1.0", 1)
+			next = strings.Replace(next, "changelog: Initial release.",
+				"changelog: Names the ports in the title.", 1)
+			files[strings.Replace(p, "1.0.0", "1.1.0", 1)] = &fstest.MapFile{Data: []byte(next)}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.checks.load = func() (*scanner.Catalog, error) {
+		fws, _ := scanner.LoadFrameworks(fixtures.Frameworks())
+		eol, _ := scanner.LoadEOL(fixtures.EOL())
+		return scanner.LoadCatalog(files, scanner.Config{Frameworks: fws, EOL: eol})
+	}
+	if rep, err := a.SeedModules(ctx); err != nil || len(rep.Errors) != 0 {
+		t.Fatalf("seed: %+v %v", rep, err)
+	}
+	ten, err := a.CreateTenant(ctx, "pin", "Pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := factDoc{Services: []scanner.Service{{Port: 23, Protocol: "tcp", Name: "telnet",
+		Evidence: map[string]string{}, Hints: []string{}}}}
+	if _, _, err := a.Observe(ctx, ten.ID, inventory.Observation{Source: "scan",
+		At: time.Now().UTC(), Addresses: []string{"10.7.0.1"}},
+		Facts{Services: []store.Service{{Port: 23, Protocol: "tcp", Service: "telnet"}},
+			doc: &doc}); err != nil {
+		t.Fatal(err)
+	}
+	version := func() string {
+		t.Helper()
+		if _, err := a.RunChecks(ctx, "pin", "test"); err != nil {
+			t.Fatal(err)
+		}
+		fs, _, err := a.ListFindings(ctx, "pin", store.FindingFilter{Check: "telnet-exposed"},
+			store.Page{Page: 1, Size: 10})
+		if err != nil || len(fs) != 1 {
+			t.Fatalf("telnet findings: %+v %v", fs, err)
+		}
+		return fs[0].Version
+	}
+	if v := version(); v != "1.1.0" {
+		t.Errorf("unpinned run used %s, want the newest 1.1.0", v)
+	}
+	mods, err := a.SetTenantModules(ctx, "pin", web.TenantModulesRequest{Items: []web.TenantModule{
+		{Slug: "telnet-exposed", Enabled: true, Version: "1.0.0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mods {
+		if m.Slug == "telnet-exposed" && (m.Version != "1.0.0" ||
+			!slices.Equal(m.Schedulable, []string{"1.1.0", "1.0.0"})) {
+			t.Errorf("tenant module %+v", m)
+		}
+	}
+	if v := version(); v != "1.0.0" {
+		t.Errorf("pinned run used %s, want 1.0.0", v)
+	}
+	if _, err := a.SetTenantModules(ctx, "pin", web.TenantModulesRequest{
+		Items: []web.TenantModule{{Slug: "telnet-exposed", Enabled: true,
+			Version: "0.9.0"}}}); err == nil || !strings.Contains(err.Error(), "1.1.0") {
+		t.Errorf("pinning a version that does not exist: %v", err)
 	}
 }

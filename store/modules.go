@@ -34,6 +34,7 @@ type ModuleFilter struct {
 type TenantModule struct {
 	Slug    string    `json:"slug"`
 	Enabled bool      `json:"enabled"`
+	Version string    `json:"version"` // pinned version; "" follows the newest released
 	Params  string    `json:"-"`
 	Updated time.Time `json:"updated"`
 }

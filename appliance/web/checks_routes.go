@@ -44,9 +44,14 @@ type ModuleStateRequest struct {
 
 // TenantModule is a tenant's switch for one module with its parameters.
 type TenantModule struct {
-	Slug    string          `json:"slug"`
-	Enabled bool            `json:"enabled"`
+	Slug    string `json:"slug"`
+	Enabled bool   `json:"enabled"`
+	// Version pins one of the module's schedulable versions (the newest released one and the
+	// two released before it); empty follows the newest.
+	Version string          `json:"version,omitempty"`
 	Params  json.RawMessage `json:"params,omitempty"`
+	// Schedulable lists the versions a tenant may pin, newest first (answers only).
+	Schedulable []string `json:"schedulable,omitempty"`
 }
 
 // TenantModulesRequest is the body of PUT /v1/tenants/{tenant}/modules: the switches to

@@ -14,8 +14,8 @@ import (
 
 // TenantModules lists the tenant's module switches.
 func (t *TenantDB) TenantModules(ctx context.Context) ([]store.TenantModule, error) {
-	rows, err := t.db.r(ctx).QueryContext(ctx, `SELECT slug, enabled, params, updated
-		FROM tenant_modules ORDER BY slug`)
+	rows, err := t.db.r(ctx).QueryContext(ctx, `SELECT slug, enabled, params, version,
+		updated FROM tenant_modules ORDER BY slug`)
 	if err != nil {
 		return nil, fmt.Errorf("tenant modules: %w", err)
 	}
@@ -25,7 +25,7 @@ func (t *TenantDB) TenantModules(ctx context.Context) ([]store.TenantModule, err
 		var m store.TenantModule
 		var enabled int
 		var updated string
-		if err := rows.Scan(&m.Slug, &enabled, &m.Params, &updated); err != nil {
+		if err := rows.Scan(&m.Slug, &enabled, &m.Params, &m.Version, &updated); err != nil {
 			return nil, err
 		}
 		m.Enabled, m.Updated = enabled != 0, parseTime(updated)
@@ -43,10 +43,10 @@ func (t *TenantDB) SetTenantModules(ctx context.Context, ms []store.TenantModule
 				params = "{}"
 			}
 			if _, err := t.db.w(ctx).ExecContext(ctx, `INSERT INTO tenant_modules (slug,
-				enabled, params, updated) VALUES (?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET
-				enabled = excluded.enabled, params = excluded.params,
-				updated = excluded.updated`, m.Slug, boolInt(m.Enabled), params,
-				now()); err != nil {
+				enabled, params, version, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT (slug)
+				DO UPDATE SET enabled = excluded.enabled, params = excluded.params,
+				version = excluded.version, updated = excluded.updated`, m.Slug,
+				boolInt(m.Enabled), params, m.Version, now()); err != nil {
 				return fmt.Errorf("set module %s: %w", m.Slug, err)
 			}
 		}
