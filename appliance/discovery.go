@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -388,6 +389,8 @@ func grab(ctx context.Context, addr netip.Addr, port uint16) fingerprint.Service
 	var err error
 	if g, ok := grabbers[port]; ok {
 		s, err = g(ctx, dial, addr.String(), int(port))
+	} else {
+		s, err = sniff(ctx, dial, addr.String(), int(port))
 	}
 	if err != nil || s.Name == "" {
 		s = fingerprint.Service{Port: int(port), Protocol: "tcp", Name: "unknown",
@@ -436,6 +439,69 @@ func classify(f *Facts, doc *factDoc, svcs []fingerprint.Service, ag *agent,
 		doc.Classification = append(doc.Classification, web.AssetReason{Field: r.Field,
 			Value: r.Value, Source: r.Source, Detail: r.Detail})
 	}
+}
+
+// sniffWait is how long a port without a well-known protocol gets to greet first.
+const sniffWait = 2 * time.Second
+
+// sniff identifies the service on a port that no well-known protocol is expected on, as
+// nmap's version detection does: it reads what the server says first (SSH, FTP, SMTP, POP3,
+// IMAP, Telnet and MySQL speak first), and when it says nothing tries HTTP, then TLS.
+func sniff(ctx context.Context, dial fingerprint.Dialer, host string, port int) (
+	fingerprint.Service, error) {
+	c, err := dial(ctx)
+	if err != nil {
+		return fingerprint.Service{}, err
+	}
+	_ = c.SetReadDeadline(time.Now().Add(sniffWait))
+	buf := make([]byte, 512)
+	n, _ := c.Read(buf)
+	_ = c.Close()
+	first := buf[:n]
+	upper := strings.ToUpper(string(first))
+	var g grabber
+	switch {
+	case bytes.HasPrefix(first, []byte("SSH-")):
+		g = grabbers[22]
+	case bytes.HasPrefix(first, []byte("+OK")):
+		g = grabbers[110]
+	case bytes.HasPrefix(first, []byte("* OK")):
+		g = grabbers[143]
+	case bytes.HasPrefix(first, []byte("220")) && strings.Contains(upper, "SMTP"):
+		g = grabbers[25]
+	case bytes.HasPrefix(first, []byte("220")):
+		g = grabbers[21]
+	case n > 0 && first[0] == 0xff: // a Telnet IAC option negotiation
+		g = grabbers[23]
+	case n > 5 && first[3] == 0 && first[4] == 10: // MySQL handshake v10, sequence 0
+		g = grabbers[3306]
+	case n > 0:
+		s := fingerprint.Service{Port: port, Protocol: "tcp", Name: "unknown",
+			Evidence: map[string]string{"banner": printable(first, 120)}}
+		return s, nil
+	default:
+		if s, err := grabbers[80](ctx, dial, host, port); err == nil && s.Name != "" {
+			return s, nil
+		}
+		return grabbers[443](ctx, dial, host, port)
+	}
+	return g(ctx, dial, host, port)
+}
+
+// printable keeps a banner's printable ASCII, at most n bytes, for evidence.
+func printable(b []byte, n int) string {
+	out := make([]byte, 0, min(len(b), n))
+	for _, c := range b {
+		if len(out) == n {
+			break
+		}
+		if c >= 0x20 && c < 0x7f {
+			out = append(out, c)
+		} else {
+			out = append(out, '.')
+		}
+	}
+	return string(out)
 }
 
 // storeService is the inventory row of a fingerprint.

@@ -93,3 +93,61 @@ func TestScanLabAgainstTruth(t *testing.T) {
 
 // ScannedAssetView keeps the part of a scanned asset the lab test compares.
 type ScannedAssetView struct{ services []store.Service }
+
+// TestScanIdentifiesServicesOnOtherPorts runs the lab with every service moved by 20000
+// (SSH on 20022, HTTP on 20080): with no well-known port to go by, the scan still names the
+// services that speak first (SSH, FTP, SMTP, POP3, IMAP, Telnet, MySQL) and HTTP(S).
+func TestScanIdentifiesServicesOnOtherPorts(t *testing.T) {
+	spec := lab.Default(10)
+	spec.Base = netip.MustParseAddr("127.71.0.1")
+	spec.PortOffset = 20000
+	l, err := lab.Start(context.Background(), spec)
+	if err != nil {
+		t.Skipf("lab does not start here: %v", err)
+	}
+	defer l.Close()
+	truth := l.Truth()
+	var ports []string
+	for _, p := range l.Ports() {
+		ports = append(ports, fmt.Sprint(p))
+	}
+	ctx := authz.WithPrincipal(context.Background(), authz.LocalAdmin())
+	a := openTest(t, testConfig(t, t.TempDir()))
+	defer a.Close()
+	if _, err := a.CreateTenant(ctx, "offset", "Offset"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Scan(ctx, "offset", web.ScanRequest{Targets: []string{
+		truth[0].Addr.String() + "-" + truth[len(truth)-1].Addr.String()},
+		Ports: strings.Join(ports, ",")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, as := range rep.Assets {
+		for _, s := range as.Services {
+			got[fmt.Sprintf("%s:%d", as.Addresses[0], s.Port)] = s.Service
+		}
+	}
+	named := 0
+	for _, h := range truth {
+		for _, st := range h.Services {
+			switch st.Service {
+			case "ssh", "ftp", "smtp", "pop3", "imap", "telnet", "mysql", "http":
+			default:
+				continue
+			}
+			key := fmt.Sprintf("%s:%d", h.Addr, st.Port)
+			if got[key] != st.Service {
+				t.Errorf("%s (%s): identified as %q, truth %q", key, h.Kind, got[key],
+					st.Service)
+				continue
+			}
+			named++
+		}
+	}
+	if named < 10 {
+		t.Fatalf("only %d services named on moved ports", named)
+	}
+	t.Logf("%d services named on moved ports", named)
+}

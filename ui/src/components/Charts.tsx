@@ -80,11 +80,13 @@ export function TrendChart({
 }: {
   points: { date: string; framework: string; score: number }[];
 }) {
-  const frameworks = [...new Set(points.map((p) => p.framework))];
+  // The API names the tenant's overall score with an empty framework.
+  const series = (f: string) => f || 'Overall';
+  const frameworks = [...new Set(points.map((p) => series(p.framework)))];
   const byDate = new Map<string, Record<string, number | string>>();
   for (const p of points) {
     const row = byDate.get(p.date) ?? { date: p.date };
-    row[p.framework] = p.score;
+    row[series(p.framework)] = p.score;
     byDate.set(p.date, row);
   }
   const rows = [...byDate.values()].sort((a, b) => String(a.date).localeCompare(String(b.date)));
