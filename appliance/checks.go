@@ -561,18 +561,24 @@ func (a *Appliance) scores(ctx context.Context, tenantID string, c *scanner.Cata
 
 // latestRun reads the newest run's envelope; nil before the first run.
 func (a *Appliance) latestRun(ctx context.Context, tenantID string) (*scanner.Result, error) {
-	b, err := a.results.Get(ctx, tenantID, runKeyLatest)
+	return storedJSON[scanner.Result](ctx, a, tenantID, runKeyLatest, "stored check run")
+}
+
+// storedJSON reads a JSON document from the results store; nil when there is none.
+func storedJSON[T any](ctx context.Context, a *Appliance, tenantID, key, what string) (*T,
+	error) {
+	b, err := a.results.Get(ctx, tenantID, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var res scanner.Result
-	if err := json.Unmarshal(b, &res); err != nil {
-		return nil, fmt.Errorf("stored check run: %w", err)
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return &res, nil
+	return &v, nil
 }
 
 // tenantFacts builds the fact model of a tenant from its inventory and fact documents.
@@ -613,18 +619,7 @@ const directoryKey = "directory/latest"
 
 func (a *Appliance) directory(ctx context.Context, tenantID string) (*scanner.Directory,
 	error) {
-	b, err := a.results.Get(ctx, tenantID, directoryKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var d scanner.Directory
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("stored directory: %w", err)
-	}
-	return &d, nil
+	return storedJSON[scanner.Directory](ctx, a, tenantID, directoryKey, "stored directory")
 }
 
 func factAsset(r store.AssetRecord, doc factDoc) scanner.Asset {

@@ -3,7 +3,6 @@ package appliance
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -94,18 +93,12 @@ func (d *factDoc) merge(n factDoc) {
 
 // facts reads an asset's document; a missing one is empty.
 func (a *Appliance) facts(ctx context.Context, tenantID, assetID string) (factDoc, error) {
-	var d factDoc
-	b, err := a.results.Get(ctx, tenantID, factsPrefix+assetID)
-	if errors.Is(err, store.ErrNotFound) {
-		return d, nil
+	d, err := storedJSON[factDoc](ctx, a, tenantID, factsPrefix+assetID, "asset "+assetID+
+		" facts")
+	if err != nil || d == nil {
+		return factDoc{}, err
 	}
-	if err != nil {
-		return d, err
-	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("asset %s facts: %w", assetID, err)
-	}
-	return d, nil
+	return *d, nil
 }
 
 // addFacts merges n into the asset's document, and the documents of assets folded into it.
