@@ -68,9 +68,12 @@ e2e: ui
 	fi; \
 	cd ui && TENA_CHROMIUM='$(CHROMIUM)' npx playwright test
 
-# Benchmarks; results go to docs/PERFORMANCE.md by hand, with the core count.
+# Benchmarks; results go to docs/PERFORMANCE.md by hand, with the core count. The discovery
+# benchmarks against nmap (network/probe, root) and the large AD collection (network/ldap,
+# minutes of seeding) run on their own: see docs/PERFORMANCE.md §6 and §7.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./store/... ./appliance/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./store/... ./appliance/... \
+	  ./scanner/... ./network/snmp/ ./network/fingerprint/
 
 cross:
 	GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tenantra-linux-amd64 ./cmd/tenantra
