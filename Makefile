@@ -61,10 +61,12 @@ ui:
 ui-test: ui
 	cd ui && $(NPM) run typecheck && $(NPM) run lint && $(NPM) test && node scripts/size-check.mjs
 
+E2E_MISSING = e2e: $(CHROMIUM) is missing (run scripts/install-deps.sh)
+
 e2e: ui
 	@if [ ! -x '$(CHROMIUM)' ]; then \
-	  if [ "$$TENA_REQUIRE_PEERS" = 1 ]; then echo "e2e: $(CHROMIUM) is missing (run scripts/install-deps.sh)"; exit 1; fi; \
-	  echo "e2e: skipped, $(CHROMIUM) is missing (run scripts/install-deps.sh)"; exit 0; \
+	  if [ "$$TENA_REQUIRE_PEERS" = 1 ]; then echo "$(E2E_MISSING)"; exit 1; fi; \
+	  echo "skipped: $(E2E_MISSING)"; exit 0; \
 	fi; \
 	cd ui && TENA_CHROMIUM='$(CHROMIUM)' npx playwright test
 
