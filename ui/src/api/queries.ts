@@ -11,15 +11,18 @@ import {
 } from '@tanstack/react-query';
 import { api, ApiError, isApiError } from './client';
 import type {
+  APIToken,
   Asset,
   AssetDetail,
   AuditEvent,
   ComplianceFramework,
   ComplianceSummary,
+  CreatedAPIToken,
   Credential,
   Finding,
   KeyInfo,
   TLSStatus,
+  TOTPEnrolment,
   ModuleInfo,
   OverviewRow,
   Page,
@@ -117,6 +120,41 @@ export function useRemoveTenantUser(tenant: string) {
     mutationFn: (user: string) =>
       api.request<void>(`${t(tenant)}/users/${encodeURIComponent(user)}`, { method: 'DELETE' }),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['tenant', tenant, 'users'] }),
+  });
+}
+
+// ---- API tokens ----
+
+export function useApiTokens(tenant: string, enabled = true) {
+  return useQuery({
+    queryKey: ['tenant', tenant, 'tokens'],
+    queryFn: () => api.request<{ items: APIToken[] }>(`${t(tenant)}/tokens`),
+    enabled,
+  });
+}
+
+export interface NewApiTokenBody {
+  name: string;
+  role: string;
+  expires_in?: string;
+}
+
+export function useCreateApiToken(tenant: string) {
+  const qc = useQueryClient();
+  return useMutation({
+    meta: { inline: true },
+    mutationFn: (body: NewApiTokenBody) =>
+      api.request<CreatedAPIToken>(`${t(tenant)}/tokens`, { method: 'POST', body }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['tenant', tenant, 'tokens'] }),
+  });
+}
+
+export function useRevokeApiToken(tenant: string) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      api.request<void>(`${t(tenant)}/tokens/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: ['tenant', tenant, 'tokens'] }),
   });
 }
 
@@ -475,6 +513,42 @@ export function useRevokeSession() {
     mutationFn: (id: string) =>
       api.request<void>(`/v1/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['sessions'] }),
+  });
+}
+
+// ---- my password and second factor (forms show their errors inline) ----
+
+export function useChangePassword() {
+  return useMutation({
+    meta: { inline: true },
+    mutationFn: (body: { old_password: string; new_password: string }) =>
+      api.request<void>('/v1/auth/password', { method: 'POST', body }),
+  });
+}
+
+export function useStartTotp() {
+  return useMutation({
+    meta: { inline: true },
+    mutationFn: () => api.request<TOTPEnrolment>('/v1/auth/mfa/totp', { method: 'POST' }),
+  });
+}
+
+export function useConfirmTotp() {
+  return useMutation({
+    meta: { inline: true },
+    mutationFn: (code: string) =>
+      api.request<{ recovery_codes: string[] }>('/v1/auth/mfa/totp/confirm', {
+        method: 'POST',
+        body: { code },
+      }),
+  });
+}
+
+export function useDisableTotp() {
+  return useMutation({
+    meta: { inline: true },
+    mutationFn: (password: string) =>
+      api.request<void>('/v1/auth/mfa/totp', { method: 'DELETE', body: { password } }),
   });
 }
 

@@ -258,3 +258,29 @@ export interface TLSStatus {
   fingerprint: string;
   notes: string[];
 }
+
+/** The answer of POST /v1/auth/mfa/totp: the new secret, to add to an authenticator app. */
+export interface TOTPEnrolment {
+  secret: string;
+  uri: string;
+  /** A QR code of `uri`, as a base64-encoded PNG. */
+  qr_png: string;
+}
+
+/** An automation credential scoped to one tenant and one role; never its secret. */
+export interface APIToken {
+  id: string;
+  name: string;
+  tenant_id: string;
+  role: TenantRole;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  last_used?: string;
+  revoked_at?: string;
+}
+
+/** A just-created API token with its secret (`tna_…`), shown this once. */
+export interface CreatedAPIToken extends APIToken {
+  token: string;
+}

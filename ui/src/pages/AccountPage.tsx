@@ -1,8 +1,9 @@
-// The signed-in user's own sessions.
+// The signed-in user's own account: password, two-factor sign-in and sessions.
 import { useTranslation } from 'react-i18next';
 import { useMe } from '../auth/AuthProvider';
 import { useRevokeSession, useSessions } from '../api/queries';
 import { Badge, Card, PageHeader, Spinner, formatDate } from '../components/ui';
+import { ChangePasswordForm, TotpCard } from './AccountSecurity';
 
 export default function AccountPage() {
   const { t } = useTranslation('admin');
@@ -12,6 +13,10 @@ export default function AccountPage() {
   return (
     <div>
       <PageHeader title={t('account.title')} sub={me.user.email} />
+      <Card title={t('account.password.title')} className="mb-4">
+        <ChangePasswordForm />
+      </Card>
+      <TotpCard />
       <Card title={t('account.sessions')}>
         <p className="mb-2 text-sm text-muted">
           {t('account.mfa', { value: me.mfa ? 'yes' : 'no' })}

@@ -1,5 +1,5 @@
 // The tenant's users and their roles; admins add users and change or remove roles, auditors
-// only read.
+// only read. The tenant's API tokens are listed below (ApiTokens.tsx).
 import { useForm } from 'react-hook-form';
 import { zodResolver } from '@hookform/resolvers/zod';
 import { z } from 'zod';
@@ -18,6 +18,7 @@ import { can } from '../auth/permissions';
 import { DataTable } from '../components/DataTable';
 import type { Column } from '../components/DataTable';
 import { Badge, Card, FieldError, FormError, PageHeader, Spinner } from '../components/ui';
+import { ApiTokensSection } from './ApiTokens';
 
 const ROLES: TenantRole[] = ['admin', 'standard', 'auditor'];
 
@@ -203,6 +204,7 @@ export default function UsersPage() {
           />
         )}
       </Card>
+      <ApiTokensSection tenant={tenant} />
     </div>
   );
 }
