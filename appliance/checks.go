@@ -62,9 +62,15 @@ func (a *Appliance) reloadCatalog(ctx context.Context) (*scanner.Catalog, error)
 	if err != nil {
 		a.log.Warn("module catalog: some modules did not load", "error", err.Error())
 	}
+	return c, a.publishCatalog(ctx, c)
+}
+
+// publishCatalog applies control.db's states to a freshly compiled catalog, not yet seen by
+// any run, and makes it the one runs use. Callers hold checks.mu.
+func (a *Appliance) publishCatalog(ctx context.Context, c *scanner.Catalog) error {
 	db, err := a.store.ModuleVersions(ctx, store.ModuleFilter{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, v := range db {
 		if m := c.Module(v.Slug, v.Version); m != nil && m.Checksum == v.Checksum {
@@ -73,7 +79,7 @@ func (a *Appliance) reloadCatalog(ctx context.Context) (*scanner.Catalog, error)
 		}
 	}
 	a.checks.cat.Store(c)
-	return c, nil
+	return nil
 }
 
 func (a *Appliance) loadFixtures() (*scanner.Catalog, error) {
@@ -133,12 +139,10 @@ func (a *Appliance) SeedModules(ctx context.Context) (SeedReport, error) {
 			rep.Unchanged++
 		}
 	}
+	// The catalog compiled for seeding is the one runs use: start-up compiles it once.
 	a.checks.mu.Lock()
 	defer a.checks.mu.Unlock()
-	if _, err := a.reloadCatalog(ctx); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	return rep, a.publishCatalog(ctx, c)
 }
 
 func moduleRow(m *scanner.Module) store.ModuleVersion {
@@ -209,10 +213,12 @@ func (a *Appliance) ListModules(ctx context.Context, f store.ModuleFilter, p sto
 	[]web.ModuleBody, int, error) {
 	// An admin command on a data dir that never served seeds the catalog first (serve seeds
 	// at start-up; API callers never write through a read).
-	if all, err := a.store.ModuleVersions(ctx, store.ModuleFilter{}); err == nil &&
-		len(all) == 0 && authz.FromContext(ctx).Local {
-		if _, err := a.SeedModules(ctx); err != nil {
-			return nil, 0, err
+	if authz.FromContext(ctx).Local {
+		if all, err := a.store.ModuleVersions(ctx, store.ModuleFilter{}); err == nil &&
+			len(all) == 0 {
+			if _, err := a.SeedModules(ctx); err != nil {
+				return nil, 0, err
+			}
 		}
 	}
 	vs, err := a.store.ModuleVersions(ctx, f)
@@ -435,10 +441,13 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 		}
 	}
 	for _, m := range c.Modules {
-		if m.Kind == scanner.KindCheck && !off[m.Slug] && schedulable(c, m.Slug, now) {
+		if m.Kind != scanner.KindCheck || off[m.Slug] {
+			continue
+		}
+		if vs := schedulableVersions(c, m.Slug, now); len(vs) > 0 {
 			// A pin that is no longer schedulable (retired since) falls back to the newest.
 			v := pinned[m.Slug]
-			if !slices.Contains(schedulableVersions(c, m.Slug, now), v) {
+			if !slices.Contains(vs, v) {
 				v = ""
 			}
 			opts.Enabled[m.Slug] = v
@@ -497,7 +506,7 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 		{Key: "runs/" + run.ID, Value: env}}); err != nil {
 		return nil, err
 	}
-	scores, err := a.scores(ctx, t.ID, c, res, tdb)
+	scores, err := a.scores(ctx, c, res, tdb)
 	if err != nil {
 		return nil, err
 	}
@@ -520,10 +529,6 @@ func (a *Appliance) RunChecks(ctx context.Context, tenantRef, trigger string) (
 	return res, nil
 }
 
-func schedulable(c *scanner.Catalog, slug string, now time.Time) bool {
-	return len(schedulableVersions(c, slug, now)) > 0
-}
-
 // schedulableVersions lists the versions of a module that may run, newest first.
 func schedulableVersions(c *scanner.Catalog, slug string, now time.Time) []string {
 	var vs []scanner.VersionState
@@ -542,7 +547,7 @@ func deref(p *float64) float64 {
 }
 
 // scores rescores a run with the tenant's active waivers.
-func (a *Appliance) scores(ctx context.Context, tenantID string, c *scanner.Catalog,
+func (a *Appliance) scores(ctx context.Context, c *scanner.Catalog,
 	res *scanner.Result, tdb interface {
 		Waivers(context.Context, time.Time) ([]store.Waiver, error)
 	}) (scanner.Scores, error) {
@@ -555,7 +560,6 @@ func (a *Appliance) scores(ctx context.Context, tenantID string, c *scanner.Cata
 		waivers = append(waivers, scanner.Waiver{FindingID: w.FindingID, Expires: w.Expires,
 			Reason: w.Reason})
 	}
-	_ = tenantID
 	return scanner.Score(res, c.Frameworks, waivers), nil
 }
 
@@ -589,6 +593,15 @@ func (a *Appliance) tenantFacts(ctx context.Context, tenantID string) (scanner.F
 		return facts, err
 	}
 	defer release()
+	// Every fact document in one pass over the results store, not one read per asset.
+	kvs, err := a.results.List(ctx, tenantID, factsPrefix, 0)
+	if err != nil {
+		return facts, err
+	}
+	docs := make(map[string][]byte, len(kvs))
+	for _, kv := range kvs {
+		docs[strings.TrimPrefix(kv.Key, factsPrefix)] = kv.Value
+	}
 	for page := 1; ; page++ {
 		recs, total, err := tdb.ListAssets(ctx, store.AssetQuery{},
 			store.Page{Page: page, Size: 500})
@@ -596,9 +609,11 @@ func (a *Appliance) tenantFacts(ctx context.Context, tenantID string) (scanner.F
 			return facts, err
 		}
 		for _, r := range recs {
-			doc, err := a.facts(ctx, tenantID, r.ID)
-			if err != nil {
-				return facts, err
+			var doc factDoc
+			if b, ok := docs[r.ID]; ok {
+				if err := json.Unmarshal(b, &doc); err != nil {
+					return facts, fmt.Errorf("asset %s facts: %w", r.ID, err)
+				}
 			}
 			facts.Assets = append(facts.Assets, factAsset(r, doc))
 		}

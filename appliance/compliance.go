@@ -43,7 +43,7 @@ func (a *Appliance) compliance(ctx context.Context, tenantRef string) (complianc
 		return c, err
 	}
 	defer release()
-	c.scores, err = a.scores(ctx, t.ID, c.cat, c.res, tdb)
+	c.scores, err = a.scores(ctx, c.cat, c.res, tdb)
 	return c, err
 }
 

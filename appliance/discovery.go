@@ -71,9 +71,10 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 		}
 	}
 	// 6. Directory, firewall and controller sources.
+	sr := newScanReport(&rep)
 	for _, src := range sources {
 		progress(web.ScanProgress{Stage: "source " + src.name})
-		if err := a.collectSource(ctx, t.ID, src, &rep); err != nil {
+		if err := a.collectSource(ctx, t.ID, src, sr); err != nil {
 			return rep, err
 		}
 	}
@@ -477,7 +478,7 @@ func sniff(ctx context.Context, dial fingerprint.Dialer, host string, port int) 
 		g = grabbers[3306]
 	case n > 0:
 		s := fingerprint.Service{Port: port, Protocol: "tcp", Name: "unknown",
-			Evidence: map[string]string{"banner": printable(first, 120)}}
+			Evidence: map[string]string{"banner": fingerprint.CleanText(first)}}
 		return s, nil
 	default:
 		if s, err := grabbers[80](ctx, dial, host, port); err == nil && s.Name != "" {
@@ -486,22 +487,6 @@ func sniff(ctx context.Context, dial fingerprint.Dialer, host string, port int) 
 		return grabbers[443](ctx, dial, host, port)
 	}
 	return g(ctx, dial, host, port)
-}
-
-// printable keeps a banner's printable ASCII, at most n bytes, for evidence.
-func printable(b []byte, n int) string {
-	out := make([]byte, 0, min(len(b), n))
-	for _, c := range b {
-		if len(out) == n {
-			break
-		}
-		if c >= 0x20 && c < 0x7f {
-			out = append(out, c)
-		} else {
-			out = append(out, '.')
-		}
-	}
-	return string(out)
 }
 
 // storeService is the inventory row of a fingerprint.

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -97,7 +98,7 @@ func TestScanSNMPDevices(t *testing.T) {
 			}
 			// Every IPv4 ARP neighbour is an asset of its own, found by address and MAC.
 			for _, n := range tr.Neighbours {
-				if !isIPv4(n.IP) {
+				if ip, err := netip.ParseAddr(n.IP); err != nil || !ip.Is4() {
 					continue
 				}
 				list, _, err := a.ListAssets(ctx, tenantID, web.AssetFilter{Q: n.IP},
@@ -117,13 +118,4 @@ func TestScanSNMPDevices(t *testing.T) {
 	if n := countAssets(t, a, tenantID); n != firstCount {
 		t.Errorf("%d assets after the second scan, %d after the first", n, firstCount)
 	}
-}
-
-func isIPv4(s string) bool {
-	for _, c := range s {
-		if c != '.' && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return s != ""
 }

@@ -79,7 +79,7 @@ func (a *Appliance) scanSources(ctx context.Context, tenantID string, names []st
 // in the report, not a failed scan; a partial result is kept and marked partial. Only an
 // inventory write error fails the scan.
 func (a *Appliance) collectSource(ctx context.Context, tenantID string, src namedSource,
-	rep *web.ScanReport) error {
+	rep *scanReport) error {
 	report := func(err error) {
 		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: src.name,
 			Error: err.Error()})
@@ -118,7 +118,7 @@ func (a *Appliance) collectSource(ctx context.Context, tenantID string, src name
 
 // observeInto reconciles one observation and adds the asset to the report.
 func (a *Appliance) observeInto(ctx context.Context, tenantID string,
-	obs inventory.Observation, f Facts, rep *web.ScanReport) error {
+	obs inventory.Observation, f Facts, rep *scanReport) error {
 	id, created, err := a.Observe(ctx, tenantID, obs, f)
 	if err != nil {
 		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: obs.Source,
@@ -135,14 +135,28 @@ func (a *Appliance) observeInto(ctx context.Context, tenantID string,
 		return err
 	}
 	body, _, _ := assetBody(rec)
-	for i := range rep.Assets {
-		if rep.Assets[i].ID == id { // seen by the network stage already: one row
-			rep.Assets[i].AssetBody = body
-			return nil
-		}
+	if i, ok := rep.at[id]; ok { // seen by the network stage or a source already: one row
+		rep.Assets[i].AssetBody = body
+		return nil
 	}
+	rep.at[id] = len(rep.Assets)
 	rep.Assets = append(rep.Assets, web.ScannedAsset{AssetBody: body, New: created})
 	return nil
+}
+
+// scanReport is a report being written, with each asset's row, so that sources of thousands
+// of objects update rows without searching the list.
+type scanReport struct {
+	*web.ScanReport
+	at map[string]int
+}
+
+func newScanReport(rep *web.ScanReport) *scanReport {
+	sr := &scanReport{ScanReport: rep, at: make(map[string]int, len(rep.Assets))}
+	for i, as := range rep.Assets {
+		sr.at[as.ID] = i
+	}
+	return sr
 }
 
 // resolveHost looks a host name up for its addresses, briefly; failure leaves it unresolved.
@@ -167,7 +181,7 @@ func (a *Appliance) resolveHost(ctx context.Context, host string) []string {
 // computer an observation: by objectGUID, host name and, when it resolves, address, so an
 // AD computer and the same host found on the network end as one asset.
 func (a *Appliance) ingestDirectory(ctx context.Context, tenantID, name string,
-	dir *ldap.Directory, rep *web.ScanReport) error {
+	dir *ldap.Directory, rep *scanReport) error {
 	d := scanner.Directory{Domain: dir.Domain, StaleDays: dir.StaleDays,
 		Users: make([]scanner.ADUser, 0, len(dir.Users)),
 		Policy: scanner.ADPolicy{MinPwdLength: dir.Policy.MinPwdLength,
@@ -258,7 +272,7 @@ func partialText(reasons map[string]string) string {
 // ingestFortiGate makes the firewall an asset with its configuration as facts, and the
 // hosts of its ARP table and DHCP leases discovered addresses.
 func (a *Appliance) ingestFortiGate(ctx context.Context, tenantID string, src namedSource,
-	cfg *fortigate.Config, rep *web.ScanReport) error {
+	cfg *fortigate.Config, rep *scanReport) error {
 	if cfg.Partial {
 		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: src.name,
 			Error: "partial: " + partialText(cfg.PartialReasons)})
@@ -325,7 +339,7 @@ var omadaTypes = map[string]string{"ap": "access-point", "switch": "switch",
 // ingestOmada makes each managed device an asset (TP-Link, model, firmware) and each
 // client a discovered address.
 func (a *Appliance) ingestOmada(ctx context.Context, tenantID, name string,
-	inv *omada.Inventory, rep *web.ScanReport) error {
+	inv *omada.Inventory, rep *scanReport) error {
 	if inv.Partial {
 		rep.Errors = append(rep.Errors, web.ScanTargetError{Target: name,
 			Error: "partial: " + partialText(inv.PartialReasons)})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -331,42 +332,18 @@ func (s *Server) routesChecks() {
 		s.handle(http.MethodGet, base+"/reports/compliance."+format, authz.TenantExport,
 			func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 				// Rendered into memory first, so a failure is still an error envelope.
-				var buf bufferWriter
+				var buf bytes.Buffer
 				if err := cs.ComplianceReport(r.Context(), tid(r), format, &buf); err != nil {
 					s.fail(w, r, err)
 					return
 				}
-				t := tenantFrom(r.Context())
 				w.Header().Set("Content-Type", ctype)
+				// Slugs are kebab-case already, as the export route relies on too.
 				w.Header().Set("Content-Disposition", `attachment; filename="`+
-					safeFilename(t.Slug)+`-compliance.`+format+`"`)
+					tenantFrom(r.Context()).Slug+`-compliance.`+format+`"`)
 				w.Header().Set("Cache-Control", "no-store")
 				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write(buf.b)
+				_, _ = w.Write(buf.Bytes())
 			})
 	}
-}
-
-// bufferWriter collects a rendered report.
-type bufferWriter struct{ b []byte }
-
-func (w *bufferWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-// safeFilename keeps a slug to the characters a Content-Disposition header takes unquoted.
-func safeFilename(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '-' || c == '_' || c == '.' || (c >= 'a' && c <= 'z') ||
-			(c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
-			out = append(out, c)
-		}
-	}
-	if len(out) == 0 {
-		return "tenant"
-	}
-	return string(out)
 }

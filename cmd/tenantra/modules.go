@@ -198,7 +198,7 @@ func (c *cli) newFindingsCmd() *cobra.Command {
 				fmt.Fprintln(tw, "SEVERITY\tSTATUS\tCHECK\tRESOURCE\tEVIDENCE")
 				for _, fd := range items {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", fd.Severity, fd.Status, fd.Check,
-						fd.Resource, truncate(oneLine(fd.Evidence), 80))
+						fd.Resource, store.Truncate(oneLine(fd.Evidence), 80))
 				}
 				fmt.Fprintf(tw, "\n%d findings\n", total)
 				return tw.Flush()
@@ -213,13 +213,6 @@ func (c *cli) newFindingsCmd() *cobra.Command {
 	fl.StringVar(&f.Q, "q", "", "text in the title, resource or evidence")
 	cmd.AddCommand(list)
 	return cmd
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }
 
 func (c *cli) newComplianceCmd() *cobra.Command {

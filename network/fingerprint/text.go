@@ -10,6 +10,9 @@ import (
 // banner cannot bloat stored evidence.
 const maxEvidence = 256
 
+// CleanText is clean for callers outside the package (an unidentified service's banner).
+func CleanText(b []byte) string { return clean(b) }
+
 // clean makes peer text safe to store and show: valid UTF-8, no control characters, single
 // spaces, bounded length.
 func clean(b []byte) string {
