@@ -16,6 +16,9 @@ POLICY=/usr/sbin/policy-rc.d
 DATA=/var/lib/tenantra
 CONF=/etc/tenantra/tenantra.yaml
 WAIT=30 # seconds for the server to answer, and again for it to stop
+NEIGH=/proc/sys/net/ipv4/neigh/default/gc_thresh3
+neigh_before=""  # gc_thresh3 and 2 before the install, which postinst may raise; restored
+neigh_before2="" # on exit
 
 log=""
 server=""        # pid of runuser, the server's parent
@@ -49,6 +52,10 @@ cleanup() {
     dpkg -P tenantra >/dev/null 2>&1 || echo "ci-packages: could not purge tenantra" >&2
   fi
   [ "$made_policy" = yes ] && rm -f "$POLICY"
+  if [ -n "$neigh_before" ]; then
+    echo "$neigh_before" >"$NEIGH" 2>/dev/null || true
+    echo "$neigh_before2" >"${NEIGH%3}2" 2>/dev/null || true
+  fi
   if [ "$rc" -eq 0 ] && [ "$ok" = yes ]; then
     say "ok"
   elif [ "$rc" -eq 0 ]; then
@@ -89,6 +96,10 @@ if [ -n "$(pkg_status)" ]; then
 fi
 
 # --- install ---
+if [ -w "$NEIGH" ]; then
+  neigh_before=$(cat "$NEIGH")
+  neigh_before2=$(cat "${NEIGH%3}2")
+fi
 say "dpkg -i $deb"
 dpkg -i "$deb" >/dev/null
 [ "$(pkg_status)" = "ii " ] || fail "tenantra is not installed after dpkg -i ($(pkg_status))"
@@ -103,6 +114,17 @@ getent passwd tenantra >/dev/null || fail "postinst did not create the tenantra 
   || fail "$CONF is $(stat -c '%U:%G %a' "$CONF"), want root:tenantra 640"
 grep -qx /etc/tenantra/tenantra.yaml /var/lib/dpkg/info/tenantra.conffiles \
   || fail "$CONF is not a conffile"
+# The neighbour table limits (ADR 0011): shipped for boot, applied by postinst, never lowered.
+sysctl_conf=/usr/lib/sysctl.d/60-tenantra.conf
+want=$(sed -n 's/^net\.ipv4\.neigh\.default\.gc_thresh3 *= *//p' "$sysctl_conf" 2>/dev/null || true)
+[ -n "$want" ] || fail "$sysctl_conf is missing or sets no gc_thresh3"
+if [ -n "$neigh_before" ]; then
+  have=$(cat "$NEIGH")
+  if [ "$have" -lt "$want" ] || [ "$have" -lt "$neigh_before" ]; then
+    fail "gc_thresh3 is $have after postinst (was $neigh_before, package sets $want)"
+  fi
+  say "gc_thresh3 $neigh_before -> $have"
+fi
 
 # --- run the packaged binary with the packaged config, as the service would ---
 # Port 0: the kernel picks a free port, which serve prints in its banner.

@@ -2,13 +2,10 @@ package probe
 
 import (
 	"context"
-	"iter"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // DefaultPingPorts are the TCP ports host discovery tries: web, SSH, and the two ports a
@@ -46,12 +43,9 @@ type TCPPing struct {
 
 var _ Discoverer = TCPPing{}
 
-// MaxPingInFlight caps the probes host discovery keeps in flight (see Discover).
-const MaxPingInFlight = 384
-
-// OnLinkRate is how many new on-link addresses host discovery starts per second, so that
-// their incomplete neighbour entries (about 3 s each) stay under Linux's default limit of
-// 1,024 (see Discover).
+// OnLinkRate is how many new on-link addresses jobs start per second where the kernel's
+// neighbour table cannot be read (off Linux): their incomplete entries, about 3 s each on
+// Linux, stay under its default limit of 1,024 (see neigh.go).
 const OnLinkRate = 250
 
 // onLinkPrefixes lists the subnets of this machine's non-loopback interfaces.
@@ -74,28 +68,6 @@ func onLinkPrefixes() []netip.Prefix {
 	return out
 }
 
-// paceOnLink yields targets, waiting between on-link addresses so that no more than perSec
-// of them start each second.
-func paceOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.Prefix,
-	perSec int) iter.Seq[netip.Addr] {
-	lim := rate.NewLimiter(rate.Limit(perSec), perSec/4)
-	return func(yield func(netip.Addr) bool) {
-		for a := range targets {
-			for _, p := range link {
-				if p.Contains(a) {
-					if err := lim.Wait(ctx); err != nil {
-						return
-					}
-					break
-				}
-			}
-			if !yield(a) {
-				return
-			}
-		}
-	}
-}
-
 // Discover probes req.Ports (DefaultPingPorts when empty) on each target, stops probing a
 // host at its first answer, and reports it. req.Proto is ignored. Unless req.Timing.Retries
 // says otherwise, unanswered pings are not retried: a live host answers on any of several
@@ -109,19 +81,8 @@ func (d TCPPing) Discover(ctx context.Context, req Request, alive func(Host)) (P
 		req.Timing.Retries = -1
 	}
 	req.Proto = TCP
-	// Every silent on-link address holds an incomplete neighbour (ARP) entry until it times
-	// out, and Linux keeps at most 1,024 (gc_thresh3): past that, connects to new addresses
-	// fail and live hosts are missed. Keeping this job's probes in flight well below it keeps
-	// sweeps of a LAN complete; answered probes are fast, so the cost is small.
-	if req.Concurrency == 0 || req.Concurrency > MaxPingInFlight {
-		req.Concurrency = MaxPingInFlight
-	}
-	// The cap bounds entries in flight, not their lifetime: an incomplete entry lives about
-	// 3 s, so new on-link addresses are also paced to OnLinkRate a second. Routed and loopback
-	// addresses need no neighbour entry of their own and are not slowed.
-	if link := onLinkPrefixes(); len(link) > 0 && req.Targets != nil {
-		req.Targets = paceOnLink(ctx, req.Targets, link, OnLinkRate)
-	}
+	// Every silent on-link address holds a neighbour entry for about 3 s; Scanner.Start
+	// admits on-link addresses only while the kernel's table has room for them (neigh.go).
 	var found sync.Map // netip.Addr → struct{}: written by the consumer, read by the feeder
 	req.skip = func(a netip.Addr) bool { _, ok := found.Load(a); return ok }
 	return d.Scanner.Scan(ctx, req, func(r Result) {

@@ -112,13 +112,15 @@ func (s *lanSide) add(open map[netip.AddrPort]bool, hosts []netip.Addr,
 	s.wall, s.discover = s.wall+wall, s.discover+discover
 }
 
-// BenchmarkLANNetns scans the realistic LAN with the top-100 ports three ways in each
-// iteration: by this package with Auto (an ARP sweep, as with CAP_NET_RAW), by this package
-// with unprivileged TCP ping (TCPPing, paced for the neighbour table), each in a child
-// process started with `ip netns exec`, and by `nmap -sT -n -T4 --top-ports 100` (as root,
-// so nmap finds hosts by ARP). It reports wall time, speed-up over nmap, and open-port and
-// host recall for each. It needs root, ip(8), iptables and nmap, and skips without them.
-// The namespaces are removed in b.Cleanup, also on failure.
+// BenchmarkLANNetns scans the realistic LAN with the top-100 ports four ways in each
+// iteration: by this package with Auto (an ARP sweep, as with CAP_NET_RAW); by this package
+// with unprivileged TCP ping (TCPPing, admitted by the neighbour table's room) twice, under
+// the kernel's default neighbour table limits ("tcp") and under those the .deb installs
+// ("tcp-deb", packaging/deb/60-tenantra.conf), each in a child process started with
+// `ip netns exec`; and by `nmap -sT -n -T4 --top-ports 100` (as root, so nmap finds hosts by
+// ARP). It reports wall time, speed-up over nmap, and open-port and host recall for each.
+// It needs root, ip(8), iptables and nmap, and skips without them. The namespaces are
+// removed and the limits restored in b.Cleanup, also on failure.
 func BenchmarkLANNetns(b *testing.B) {
 	if mode := os.Getenv(lanChildEnv); mode != "" {
 		lanChild(b, mode)
@@ -138,16 +140,20 @@ func BenchmarkLANNetns(b *testing.B) {
 	ctx := context.Background()
 	args := []string{"ip", "netns", "exec", scanNS, nmap, "-sT", "-n", "-T4",
 		"--top-ports", "100", "-oX", "-", lanNet}
-	priv, unpriv, nm := lanSide{recall: 1, hostRecl: 1}, lanSide{recall: 1, hostRecl: 1},
-		lanSide{recall: 1, hostRecl: 1}
+	stock, pkg := neighLimits(b)
+	priv, unpriv, deb, nm := lanSide{recall: 1, hostRecl: 1}, lanSide{recall: 1, hostRecl: 1},
+		lanSide{recall: 1, hostRecl: 1}, lanSide{recall: 1, hostRecl: 1}
 	for b.Loop() {
 		for _, side := range []struct {
-			mode string
-			s    *lanSide
-		}{{"auto", &priv}, {"tcp", &unpriv}} {
+			name, mode string
+			limits     map[string]string
+			s          *lanSide
+		}{{"auto", "auto", stock, &priv}, {"tcp", "tcp", stock, &unpriv},
+			{"tcp-deb", "tcp", pkg, &deb}} {
+			setNeighLimits(b, side.limits)
 			pr, wall, err := runLANChild(ctx, scanNS, side.mode)
 			if err != nil {
-				b.Fatalf("probe child (%s): %v", side.mode, err)
+				b.Fatalf("probe child (%s): %v", side.name, err)
 			}
 			open := map[netip.AddrPort]bool{}
 			for _, s := range pr.Open {
@@ -161,7 +167,7 @@ func BenchmarkLANNetns(b *testing.B) {
 			b.Logf("probe %s: %d alive, %d discovery attempts in %v, %d port probes, "+
 				"initial timeout %v, %d retries, %d back-pressure pauses, %d open, scan %v "+
 				"(child process %v)",
-				side.mode, pr.Alive, pr.PingAttempts, pr.Discover.Round(time.Millisecond),
+				side.name, pr.Alive, pr.PingAttempts, pr.Discover.Round(time.Millisecond),
 				pr.PortProbes, pr.PortInitial, pr.Retries, pr.BackPressure, len(open),
 				pr.All.Round(time.Millisecond), wall.Round(time.Millisecond))
 		}
@@ -190,19 +196,71 @@ func BenchmarkLANNetns(b *testing.B) {
 	b.ReportMetric(priv.discover.Seconds()/n, "arp-discover-s")
 	b.ReportMetric(unpriv.wall.Seconds()/n, "tcp-s")
 	b.ReportMetric(unpriv.discover.Seconds()/n, "tcp-discover-s")
+	b.ReportMetric(deb.wall.Seconds()/n, "tcp-deb-s")
+	b.ReportMetric(deb.discover.Seconds()/n, "tcp-deb-discover-s")
 	b.ReportMetric(nm.wall.Seconds()/n, "nmap-s")
 	b.ReportMetric(nm.discover.Seconds()/n, "nmap-sn-s")
 	b.ReportMetric(nm.wall.Seconds()/priv.wall.Seconds(), "arp-speedup-x")
 	b.ReportMetric(nm.wall.Seconds()/unpriv.wall.Seconds(), "tcp-speedup-x")
+	b.ReportMetric(nm.wall.Seconds()/deb.wall.Seconds(), "tcp-deb-speedup-x")
 	b.ReportMetric(100*priv.recall, "arp-recall-%")
 	b.ReportMetric(100*unpriv.recall, "tcp-recall-%")
+	b.ReportMetric(100*deb.recall, "tcp-deb-recall-%")
 	b.ReportMetric(100*nm.recall, "nmap-recall-%")
 	b.ReportMetric(100*priv.hostRecl, "arp-host-recall-%")
 	b.ReportMetric(100*unpriv.hostRecl, "tcp-host-recall-%")
+	b.ReportMetric(100*deb.hostRecl, "tcp-deb-host-recall-%")
 	b.ReportMetric(100*nm.hostRecl, "nmap-host-recall-%")
 	b.ReportMetric(float64(priv.extra), "arp-false-positives")
 	b.ReportMetric(float64(unpriv.extra), "tcp-false-positives")
+	b.ReportMetric(float64(deb.extra), "tcp-deb-false-positives")
 	b.ReportMetric(float64(nm.extra), "nmap-extra-open")
+}
+
+// neighSysctl is where the kernel's IPv4 neighbour table limits live (first namespace only).
+const neighSysctl = "/proc/sys/net/ipv4/neigh/default/"
+
+// neighLimits returns the kernel's default neighbour table limits and those the .deb
+// installs, and restores the limits found now when the benchmark ends.
+func neighLimits(b *testing.B) (stock, pkg map[string]string) {
+	b.Helper()
+	stock = map[string]string{"gc_thresh2": "512", "gc_thresh3": "1024"}
+	before := map[string]string{}
+	for k := range stock {
+		v, err := os.ReadFile(neighSysctl + k)
+		if err != nil {
+			b.Fatalf("read %s: %v", k, err)
+		}
+		before[k] = strings.TrimSpace(string(v))
+	}
+	b.Cleanup(func() { setNeighLimits(b, before) })
+	conf, err := os.ReadFile("../../packaging/deb/60-tenantra.conf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkg = map[string]string{}
+	for line := range strings.Lines(string(conf)) {
+		key, val, ok := strings.Cut(line, "=")
+		name, isNeigh := strings.CutPrefix(strings.TrimSpace(key),
+			"net.ipv4.neigh.default.")
+		if ok && isNeigh && !strings.HasPrefix(line, "#") {
+			pkg[name] = strings.TrimSpace(val)
+		}
+	}
+	if pkg["gc_thresh3"] == "" {
+		b.Fatal("packaging/deb/60-tenantra.conf sets no gc_thresh3")
+	}
+	return stock, pkg
+}
+
+// setNeighLimits writes the neighbour table limits (names under neighSysctl).
+func setNeighLimits(b *testing.B, limits map[string]string) {
+	b.Helper()
+	for k, v := range limits {
+		if err := os.WriteFile(neighSysctl+k, []byte(v), 0o644); err != nil {
+			b.Fatalf("set %s=%s: %v", k, v, err)
+		}
+	}
 }
 
 // setupLAN creates the two namespaces, the veth pair, the LAN side's addresses, listeners

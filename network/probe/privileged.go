@@ -42,7 +42,7 @@ func HaveRaw() bool {
 // Auto discovers hosts by the fastest evidence this process may gather. With packet sockets
 // it sweeps on-link IPv4 targets by ARP: a reply proves the host without a connect and
 // without a kernel neighbour entry per silent address, which is what limits TCPPing on a
-// LAN (see OnLinkRate), and yields the host's MAC. Other IPv4 targets get an ICMP echo
+// LAN (see neigh.go), and yields the host's MAC. Other IPv4 targets get an ICMP echo
 // sweep (raw, or an unprivileged ping socket where the system allows one), and those that
 // do not answer, as firewalled hosts often do not, a TCP ping. IPv6 targets, on-link
 // targets without ARP, and everything when no such socket opens, go to TCPPing, so an

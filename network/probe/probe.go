@@ -294,12 +294,16 @@ type Progress struct {
 	Retries      uint64
 	BackPressure uint64 // pauses after EMFILE, ENFILE, ENOBUFS, EADDRNOTAVAIL
 	Timeout      time.Duration
+	// NeighWait is the time new on-link addresses waited for room in the kernel's
+	// neighbour table (see neigh.go).
+	NeighWait time.Duration
 }
 
 // counters are a job's live Progress.
 type counters struct {
 	done, open, closed, filtered, unreach, errs, skipped atomic.Uint64
 	attempts, retries, backPressure                      atomic.Uint64
+	neighWait                                            atomic.Int64 // nanoseconds
 }
 
 // Job is a running probe job. Its Results channel must be drained until it is closed (or
@@ -331,7 +335,7 @@ func (j *Job) Progress() Progress {
 		Unreachable: j.c.unreach.Load(), Errors: j.c.errs.Load(),
 		Skipped: j.c.skipped.Load(), Attempts: j.c.attempts.Load(),
 		Retries: j.c.retries.Load(), BackPressure: j.c.backPressure.Load(),
-		Timeout: j.rtt.timeout(),
+		Timeout: j.rtt.timeout(), NeighWait: time.Duration(j.c.neighWait.Load()),
 	}
 }
 
@@ -373,6 +377,9 @@ func (s *Scanner) Start(ctx context.Context, req Request) (*Job, error) {
 		done:    make(chan struct{}),
 		planned: req.Total * uint64(len(req.Ports)),
 		rtt:     newRTTEstimator(tm),
+	}
+	if link := onLinkPrefixes(); len(link) > 0 {
+		req.Targets = gateOnLink(ctx, req.Targets, link, sharedGate(), &j.c.neighWait)
 	}
 	r := &run{s: s, job: j, req: req, tm: tm, limiter: newLimiter(req.Rate, req.Burst)}
 	if req.Proto == TCP && s.engine != nil && s.engine.start(ctx, r, workers) {
