@@ -134,7 +134,7 @@ func netlinkDump(typ uint16, hdrLen int, buf []byte, fn func(uint16, []byte) err
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	req := make([]byte, unix.NLMSG_HDRLEN+hdrLen)
 	binary.NativeEndian.PutUint32(req, uint32(len(req)))
 	binary.NativeEndian.PutUint16(req[4:], typ)

@@ -179,7 +179,7 @@ func TestParseNeighDump(t *testing.T) {
 	if s != want {
 		t.Errorf("sample %+v, want %+v", s, want)
 	}
-	errMsg := nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM) + 1))
+	errMsg := nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM)+1))
 	if _, err := parseDump(errMsg, func(uint16, []byte) error { return nil }); err != unix.EPERM {
 		t.Errorf("error message: %v, want EPERM", err)
 	}
@@ -196,7 +196,7 @@ func TestParseNeighDump(t *testing.T) {
 
 func FuzzNeighDump(f *testing.F) {
 	f.Add(neighTableDump())
-	f.Add(nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM) + 1)))
+	f.Add(nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM)+1)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, _, err := parseSample(b)
 		if err == nil && (s.visible < s.pinned || s.visible < 0) {
