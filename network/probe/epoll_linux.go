@@ -116,8 +116,12 @@ func (e *epollEngine) start(ctx context.Context, r *run, workers int) bool {
 		defer close(chunks)
 		hosts := make([]netip.Addr, 0, chunk)
 		for a := range r.req.Targets {
-			hosts = append(hosts, a.Unmap())
-			if len(hosts) < chunk {
+			// The invalid address asks for the hosts held so far to be probed now (see
+			// gateOnLink).
+			if a.IsValid() {
+				hosts = append(hosts, a.Unmap())
+			}
+			if len(hosts) == 0 || a.IsValid() && len(hosts) < chunk {
 				continue
 			}
 			select {

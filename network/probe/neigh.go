@@ -26,9 +26,14 @@ type tableSample struct {
 	limit int
 	// entries is how many it holds now, in every namespace.
 	entries int
-	// visible and pinned are this namespace's entries, and those of them that cannot be
-	// evicted (resolving, reachable, being re-probed, or permanent).
+	// lastFlush is how long ago the kernel last forced a garbage collection.
+	lastFlush time.Duration
+	// visible and pinned are this namespace's entries, and those of them the kernel's next
+	// forced garbage collection cannot evict: resolving, reachable, being re-probed,
+	// permanent, referenced, or stale since its previous run.
 	visible, pinned int
+	// addrs are the visible entries' addresses; the slice may be reused by the next reading.
+	addrs []netip.Addr
 }
 
 // headroom is how many new entries may be created now. Entries of other namespaces are
@@ -41,36 +46,53 @@ func (s tableSample) headroom() int {
 // sampleInterval is how often a gate waiting for room reads the table again.
 const sampleInterval = 50 * time.Millisecond
 
-// starveAfter is how long a gate waits for room before it admits addresses anyway, one per
-// sampleInterval: a table that other processes keep full slows a scan but never stops it.
-const starveAfter = 5 * time.Second
+// pendingTTL is how long an admitted address that never shows up in the table (its probes
+// were skipped or cancelled) still counts against the room.
+const pendingTTL = 10 * time.Second
+
+// starveAfter is how long a gate waits for room before it nudges: it then admits one
+// address every nudgeEvery while the table's hard limit is still nudgeMargin entries away,
+// so a table that other processes keep full slows a scan but never stops it. A nudge also
+// makes the kernel collect garbage (it does so only when it creates an entry), after which
+// entries gone stale since its previous run count as room.
+const (
+	starveAfter = time.Second
+	nudgeEvery  = time.Second
+	nudgeMargin = 8
+)
 
 // neighGate admits new on-link destinations within the neighbour table's room.
 type neighGate struct {
 	sample func() (tableSample, error) // nil where the table cannot be read
 	// fallback paces admissions where sample is nil or fails.
 	fallback *rate.Limiter
-	// interval and starveAfter are sampleInterval and starveAfter (tests shorten them).
-	interval, starveAfter time.Duration
+	// interval, starveAfter and nudgeEvery are the constants (tests shorten them).
+	interval, starveAfter, nudgeEvery time.Duration
 
-	mu       sync.Mutex
-	room     int       // admissions left before the next sample
+	mu   sync.Mutex
+	room int // admissions left before the next sample
+	// pending are admitted addresses not yet seen in the table: a job's first probe of an
+	// address may wait behind a thousand others, so a reading between admission and probe
+	// would not count the entry the probe is about to create.
+	pending  map[netip.Addr]time.Time
 	last     time.Time // when room was last measured
 	starved  time.Time // since when the table has had no room; zero when it has
+	nudged   time.Time // the last admission without room
 	lastSeen tableSample
 }
 
 func newNeighGate(sample func() (tableSample, error)) *neighGate {
 	return &neighGate{sample: sample,
 		fallback: rate.NewLimiter(rate.Limit(OnLinkRate), OnLinkRate/4),
-		interval: sampleInterval, starveAfter: starveAfter}
+		interval: sampleInterval, starveAfter: starveAfter, nudgeEvery: nudgeEvery,
+		pending: map[netip.Addr]time.Time{}}
 }
 
 // sharedGate is the process's gate: the table it guards is shared by every job.
 var sharedGate = sync.OnceValue(func() *neighGate { return newNeighGate(readNeighTable()) })
 
-// wait blocks until one new on-link destination may be used, or ctx ends.
-func (g *neighGate) wait(ctx context.Context) error {
+// wait blocks until the on-link destination a may be used, or ctx ends.
+func (g *neighGate) wait(ctx context.Context, a netip.Addr) error {
 	if g.sample == nil {
 		return g.fallback.Wait(ctx)
 	}
@@ -79,6 +101,7 @@ func (g *neighGate) wait(ctx context.Context) error {
 	for {
 		if g.room > 0 {
 			g.room--
+			g.pending[a] = time.Now()
 			return nil
 		}
 		if d := g.interval - time.Since(g.last); d > 0 && !g.last.IsZero() {
@@ -96,17 +119,46 @@ func (g *neighGate) wait(ctx context.Context) error {
 			g.mu.Lock()
 			return err
 		}
+		for _, x := range s.addrs {
+			delete(g.pending, x)
+		}
+		for x, at := range g.pending {
+			if g.last.Sub(at) > pendingTTL {
+				delete(g.pending, x)
+			}
+		}
 		g.lastSeen = s
-		g.room = s.headroom()
+		g.lastSeen.addrs = nil
+		g.room = s.headroom() - len(g.pending)
 		switch {
 		case g.room > 0:
 			g.starved = time.Time{}
 		case g.starved.IsZero():
 			g.starved = g.last
-		case g.last.Sub(g.starved) >= g.starveAfter:
-			g.room = 1
+		case g.last.Sub(g.starved) >= g.starveAfter && g.last.Sub(g.nudged) >= g.nudgeEvery &&
+			s.entries+len(g.pending)+nudgeMargin < s.limit:
+			g.room, g.nudged = 1, g.last
 		}
 	}
+}
+
+// NeighTableLimit is the kernel's neighbour table limit (gc_thresh3) as last read by a job,
+// or 0 when it has not been or cannot be read.
+func NeighTableLimit() int { return sharedGate().limit() }
+
+// tryAdmit admits a if the room last measured allows, without waiting or reading the table.
+func (g *neighGate) tryAdmit(a netip.Addr) bool {
+	if g.sample == nil {
+		return g.fallback.Allow()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.room <= 0 {
+		return false
+	}
+	g.room--
+	g.pending[a] = time.Now()
+	return true
 }
 
 // limit is the table size last read, or 0 when the table cannot be read.
@@ -117,26 +169,37 @@ func (g *neighGate) limit() int {
 }
 
 // gateOnLink yields targets, holding back each on-link address (one in link) until the
-// gate admits it; the time spent waiting is added to waited.
+// gate admits it; the time spent waiting is added to waited. Before it waits it yields the
+// invalid address, which tells the job to probe the addresses it holds now: a chunk that
+// sat on admitted addresses while waiting for more would keep the entries it was admitted
+// for from being used, and its probes would all start at once when room appears.
 func gateOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.Prefix,
 	g *neighGate, waited *atomic.Int64) iter.Seq[netip.Addr] {
 	return func(yield func(netip.Addr) bool) {
 		for a := range targets {
-			for _, p := range link {
-				if p.Contains(a) {
-					start := time.Now()
-					if err := g.wait(ctx); err != nil {
-						return
-					}
-					if d := time.Since(start); d > time.Millisecond {
-						waited.Add(int64(d))
-					}
-					break
+			if onLink(a, link) && !g.tryAdmit(a) {
+				if !yield(netip.Addr{}) {
+					return
 				}
+				start := time.Now()
+				if err := g.wait(ctx, a); err != nil {
+					return
+				}
+				waited.Add(int64(time.Since(start)))
 			}
 			if !yield(a) {
 				return
 			}
 		}
 	}
+}
+
+func onLink(a netip.Addr, link []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range link {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

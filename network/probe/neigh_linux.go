@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,25 +15,32 @@ import (
 const (
 	ndtaName    = 1 // NDTA_NAME: "arp_cache"
 	ndtaThresh3 = 4 // NDTA_THRESH3: u32
-	ndtaConfig  = 5 // NDTA_CONFIG: struct ndt_config, ndtc_entries at offset 4
-	ndtmsgLen   = 4 // struct ndtmsg
+	// NDTA_CONFIG: struct ndt_config; ndtc_entries at offset 4, ndtc_last_flush (ms ago) at 8
+	ndtaConfig = 5
+	ndtmsgLen  = 4 // struct ndtmsg
 )
 
 // pinnedStates are the neighbour states that hold a timer, and so a reference, or never
-// expire: the kernel's forced garbage collection cannot evict them.
+// expire: the kernel's forced garbage collection cannot evict them. It evicts the others
+// (unreferenced) only when they failed or last changed more than 5 s ago (recent kernels)
+// or before its previous run (older ones).
 const pinnedStates = unix.NUD_INCOMPLETE | unix.NUD_REACHABLE | unix.NUD_DELAY |
 	unix.NUD_PROBE | unix.NUD_PERMANENT
+
+// gcGrace is the 5 s, with a margin for the reading's age.
+const gcGrace = 5*time.Second + 100*time.Millisecond
 
 // readNeighTable returns a reader of the IPv4 neighbour table over route netlink, which
 // needs no privileges and works in any namespace (the gc_thresh sysctls exist only in the
 // first), or nil when the table cannot be read here.
 func readNeighTable() func() (tableSample, error) {
 	var buf []byte
+	var addrs []netip.Addr // reused: the gate reads them before the next reading
 	read := func() (tableSample, error) {
 		if buf == nil {
 			buf = make([]byte, 32<<10) // the most a netlink dump puts in one message
 		}
-		var s tableSample
+		s := tableSample{addrs: addrs[:0]}
 		err := netlinkDump(unix.RTM_GETNEIGHTBL, ndtmsgLen, buf, s.add)
 		if err != nil {
 			return s, fmt.Errorf("read neighbour table: %w", err)
@@ -43,6 +52,7 @@ func readNeighTable() func() (tableSample, error) {
 		if err != nil {
 			return s, fmt.Errorf("read neighbours: %w", err)
 		}
+		addrs = s.addrs
 		return s, nil
 	}
 	if _, err := read(); err != nil {
@@ -70,6 +80,7 @@ func (s *tableSample) addTable(data []byte) error {
 	}
 	var name string
 	var limit, entries int
+	var lastFlush time.Duration
 	ok := walkAttrs(data[ndtmsgLen:], func(typ uint16, v []byte) {
 		switch typ {
 		case ndtaName:
@@ -79,8 +90,9 @@ func (s *tableSample) addTable(data []byte) error {
 				limit = int(binary.NativeEndian.Uint32(v))
 			}
 		case ndtaConfig:
-			if len(v) >= 8 {
+			if len(v) >= 12 {
 				entries = int(binary.NativeEndian.Uint32(v[4:]))
+				lastFlush = time.Duration(binary.NativeEndian.Uint32(v[8:])) * time.Millisecond
 			}
 		}
 	})
@@ -88,7 +100,7 @@ func (s *tableSample) addTable(data []byte) error {
 		return errors.New("malformed neighbour table attributes")
 	}
 	if name == "arp_cache" && limit > 0 {
-		s.limit, s.entries = limit, entries
+		s.limit, s.entries, s.lastFlush = limit, entries, lastFlush
 	}
 	return nil
 }
@@ -99,7 +111,30 @@ func (s *tableSample) addNeighbour(data []byte) {
 		return
 	}
 	s.visible++
-	if binary.NativeEndian.Uint16(data[8:])&pinnedStates != 0 { // ndm_state
+	state := binary.NativeEndian.Uint16(data[8:]) // ndm_state
+	held := state&pinnedStates != 0
+	walkAttrs(data[unix.SizeofNdMsg:], func(typ uint16, v []byte) {
+		switch typ {
+		case unix.NDA_DST:
+			if a, ok := netip.AddrFromSlice(v); ok {
+				s.addrs = append(s.addrs, a.Unmap())
+			}
+		case unix.NDA_CACHEINFO: // struct nda_cacheinfo, in clock ticks (USER_HZ, 100/s)
+			if len(v) < 16 {
+				return
+			}
+			updated := time.Duration(binary.NativeEndian.Uint32(v[8:])) * 10 * time.Millisecond
+			refs := binary.NativeEndian.Uint32(v[12:]) // references beyond the table's
+			failed := state&(unix.NUD_FAILED|unix.NUD_NOARP) != 0
+			// Recent kernels spare entries updated in the last 5 s, older ones those
+			// updated since the previous forced collection; count both as held.
+			recent := updated < gcGrace || updated <= s.lastFlush+10*time.Millisecond
+			if refs > 0 || !failed && recent {
+				held = true
+			}
+		}
+	})
+	if held {
 		s.pinned++
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,23 +146,35 @@ func nlAttr(typ uint16, v []byte) []byte {
 func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
 // neighTableDump is a dump answer as the kernel sends it: the arp_cache table with its
-// limit and entry count, a per-device message without them, two neighbours (one resolving,
-// one stale) and the end of the dump.
+// limit, entry count and last forced collection (5 s ago), a per-device message without
+// them, five neighbours and the end of the dump. Of the neighbours, the resolving one, the
+// one stale since the last collection and the referenced one are held; the one stale from
+// before it and the failed one are evictable.
 func neighTableDump() []byte {
 	table := append(make([]byte, ndtmsgLen), nlAttr(ndtaName, []byte("arp_cache\x00"))...)
 	table = append(table, nlAttr(ndtaThresh3, u32(1024))...)
-	table = append(table, nlAttr(ndtaConfig, append(u32(0), u32(37)...))...)
+	cfg := append(append(u32(0), u32(37)...), u32(5000)...)
+	table = append(table, nlAttr(ndtaConfig, cfg)...)
 	dev := append(make([]byte, ndtmsgLen), nlAttr(ndtaName, []byte("arp_cache\x00"))...)
-	neigh := func(state uint16) []byte {
+	neigh := func(state uint16, updatedTicks, refs uint32) []byte {
 		b := make([]byte, unix.SizeofNdMsg)
 		binary.NativeEndian.PutUint16(b[8:], state)
-		return append(b, nlAttr(unix.NDA_DST, []byte{198, 18, 0, 1})...)
+		b = append(b, nlAttr(unix.NDA_DST, []byte{198, 18, 0, 1})...)
+		ci := append(append(append(u32(0), u32(0)...), u32(updatedTicks)...), u32(refs)...)
+		return append(b, nlAttr(unix.NDA_CACHEINFO, ci)...)
 	}
 	var b []byte
 	b = append(b, nlMsg(unix.RTM_NEWNEIGHTBL, table)...)
 	b = append(b, nlMsg(unix.RTM_NEWNEIGHTBL, dev)...)
-	b = append(b, nlMsg(unix.RTM_NEWNEIGH, neigh(unix.NUD_INCOMPLETE))...)
-	b = append(b, nlMsg(unix.RTM_NEWNEIGH, neigh(unix.NUD_STALE))...)
+	for _, n := range [][]byte{
+		neigh(unix.NUD_INCOMPLETE, 600, 0), // held: resolving
+		neigh(unix.NUD_STALE, 600, 0),      // evictable: stale for 6 s, before the collection
+		neigh(unix.NUD_STALE, 300, 0),      // held: stale for 3 s, since the collection
+		neigh(unix.NUD_STALE, 900, 1),      // held: referenced
+		neigh(unix.NUD_FAILED, 100, 0),     // evictable: failed
+	} {
+		b = append(b, nlMsg(unix.RTM_NEWNEIGH, n)...)
+	}
 	return append(b, nlMsg(unix.NLMSG_DONE, u32(0))...)
 }
 
@@ -175,9 +190,11 @@ func TestParseNeighDump(t *testing.T) {
 	if err != nil || !done {
 		t.Fatalf("parse: done %v, err %v", done, err)
 	}
-	want := tableSample{limit: 1024, entries: 37, visible: 2, pinned: 1}
-	if s != want {
-		t.Errorf("sample %+v, want %+v", s, want)
+	a := netip.MustParseAddr("198.18.0.1")
+	if s.limit != 1024 || s.entries != 37 || s.lastFlush != 5*time.Second ||
+		s.visible != 5 || s.pinned != 3 || !slices.Equal(s.addrs, []netip.Addr{a, a, a, a, a}) {
+		t.Errorf("sample %+v, want limit 1024, 37 entries, flush 5s ago, 5 visible (%v), "+
+			"3 held", s, a)
 	}
 	errMsg := nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM)+1))
 	if _, err := parseDump(errMsg, func(uint16, []byte) error { return nil }); err != unix.EPERM {

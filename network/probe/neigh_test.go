@@ -47,9 +47,12 @@ type fakeTable struct {
 
 func (f *fakeTable) read() (tableSample, error) { return f.next(int(f.samples.Add(1))) }
 
+var testAddr = netip.MustParseAddr("198.18.0.9")
+
 func testGate(f *fakeTable) *neighGate {
 	g := newNeighGate(f.read)
-	g.interval, g.starveAfter = time.Millisecond, 20*time.Millisecond
+	g.interval, g.starveAfter, g.nudgeEvery = time.Millisecond, 20*time.Millisecond,
+		time.Millisecond
 	return g
 }
 
@@ -66,14 +69,14 @@ func TestNeighGateAdmitsWithinRoom(t *testing.T) {
 	g := testGate(f)
 	ctx := context.Background()
 	for i := range 10 {
-		if err := g.wait(ctx); err != nil {
+		if err := g.wait(ctx, testAddr); err != nil {
 			t.Fatalf("admission %d: %v", i, err)
 		}
 	}
 	if n := f.samples.Load(); n != 1 {
 		t.Fatalf("10 admissions within one reading's room took %d readings", n)
 	}
-	if err := g.wait(ctx); err != nil {
+	if err := g.wait(ctx, testAddr); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.samples.Load(); n != 4 {
@@ -85,20 +88,64 @@ func TestNeighGateAdmitsWithinRoom(t *testing.T) {
 	}
 }
 
-func TestNeighGateStarvedTableStillAdmits(t *testing.T) {
+func TestNeighGateCountsAdmittedAddressesUntilSeen(t *testing.T) {
+	a, b, c := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"),
+		netip.MustParseAddr("198.18.0.3")
+	// Room for 3 at the first reading (8 - 1 reserved - 4 pinned). At the second the table
+	// shows a's entry (counted there, pinned) but not yet b's or c's, whose probes have not
+	// gone out: they still count, leaving room for 3 - 2 = 1.
+	f := &fakeTable{next: func(n int) (tableSample, error) {
+		if n == 1 {
+			return tableSample{limit: 8, entries: 4, visible: 4, pinned: 4}, nil // room 3
+		}
+		return tableSample{limit: 8, entries: 5, visible: 5, pinned: 4,
+			addrs: []netip.Addr{a}}, nil // headroom 3, minus b and c pending: room 1
+	}}
+	g := testGate(f)
+	ctx := context.Background()
+	for _, x := range []netip.Addr{a, b, c, testAddr} {
+		if err := g.wait(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.mu.Lock()
+	room, pending := g.room, len(g.pending)
+	_, hasA := g.pending[a]
+	g.mu.Unlock()
+	if room != 0 || pending != 3 || hasA {
+		t.Errorf("after 4 admissions: room %d, %d pending (a pending: %v); want 0, 3 (b, c "+
+			"and the fourth), a seen", room, pending, hasA)
+	}
+}
+
+func TestNeighGateNudgesATableOthersKeepFull(t *testing.T) {
+	// Others hold 112 of 128: no polite room (16 are left to everything else), but 16 below
+	// the hard limit, so the gate nudges, one address at a time, while 8 stay free.
+	others := 112
 	f := &fakeTable{next: func(int) (tableSample, error) {
-		return tableSample{limit: 16, entries: 16, visible: 0}, nil // others fill it
+		return tableSample{limit: 128, entries: others}, nil
 	}}
 	g := testGate(f)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range 3 {
-		if err := g.wait(ctx); err != nil {
+		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)})); err != nil {
 			t.Fatalf("admission %d of a table others keep full: %v", i, err)
 		}
 	}
 	if n := f.samples.Load(); n < 4 {
 		t.Errorf("admitted after %d readings; a full table must be read again first", n)
+	}
+	// 112 + 3 pending + 8 = 123 < 128: five more nudges, then none until entries go.
+	for i := range 5 {
+		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 1, byte(i)})); err != nil {
+			t.Fatalf("nudge %d: %v", i, err)
+		}
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := g.wait(short, testAddr); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a nudge to within 8 entries of the hard limit: %v, want to wait", err)
 	}
 }
 
@@ -109,13 +156,13 @@ func TestNeighGateFallsBackWhenUnreadable(t *testing.T) {
 	g := testGate(f)
 	g.fallback = rate.NewLimiter(rate.Inf, 1)
 	for range 3 {
-		if err := g.wait(context.Background()); err != nil {
+		if err := g.wait(context.Background(), testAddr); err != nil {
 			t.Fatal(err)
 		}
 	}
 	unreadable := newNeighGate(nil)
 	unreadable.fallback = rate.NewLimiter(rate.Inf, 1)
-	if err := unreadable.wait(context.Background()); err != nil {
+	if err := unreadable.wait(context.Background(), testAddr); err != nil {
 		t.Fatal(err)
 	}
 	if unreadable.limit() != 0 {
@@ -136,30 +183,42 @@ func TestNeighGateHonoursCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	if err := g.wait(ctx); !errors.Is(err, context.Canceled) {
+	if err := g.wait(ctx, testAddr); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait on a full table after cancel = %v, want context.Canceled", err)
 	}
 }
 
 func TestGateOnLinkGatesOnlyOnLinkAddresses(t *testing.T) {
-	f := &fakeTable{next: func(int) (tableSample, error) {
-		return tableSample{limit: 16, entries: 0}, nil // room for 14 per reading
-	}}
-	g := testGate(f)
 	link := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/20")}
 	in := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("198.18.0.1"),
 		netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("198.18.15.1")}
-	for range 13 { // 2 + 13×2 = 28 on-link admissions: two readings' room
-		in = append(in, netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("10.0.0.1"))
+	var seen []netip.Addr // what the table shows: every on-link address, as probed
+	for i := range 26 {   // 2 + 26 = 28 on-link admissions: two readings' room
+		a := netip.AddrFrom4([4]byte{198, 18, 1, byte(i)})
+		in = append(in, a, netip.MustParseAddr("10.0.0.1"))
+		seen = append(seen, a)
 	}
+	seen = append(seen, in[1], in[3])
+	f := &fakeTable{next: func(int) (tableSample, error) {
+		return tableSample{limit: 16, addrs: seen}, nil // room for 14 per reading
+	}}
+	g := testGate(f)
 	var waited atomic.Int64
-	got := slices.Collect(gateOnLink(context.Background(), slices.Values(in), link, g,
-		&waited))
+	var got []netip.Addr
+	flushes := 0
+	for a := range gateOnLink(context.Background(), slices.Values(in), link, g, &waited) {
+		if !a.IsValid() {
+			flushes++
+			continue
+		}
+		got = append(got, a)
+	}
 	if !slices.Equal(got, in) {
 		t.Fatalf("gateOnLink changed the targets: %v", got)
 	}
-	if n := f.samples.Load(); n != 2 {
-		t.Errorf("28 on-link addresses took %d readings of room 14, want 2", n)
+	if n := f.samples.Load(); n != 2 || flushes != 2 {
+		t.Errorf("28 on-link addresses took %d readings of room 14 and asked for %d "+
+			"flushes before waiting, want 2 and 2", n, flushes)
 	}
 	g.room = 0
 	f.next = func(int) (tableSample, error) {
@@ -172,7 +231,7 @@ func TestGateOnLinkGatesOnlyOnLinkAddresses(t *testing.T) {
 		yielded = append(yielded, a)
 		cancel() // the next on-link address waits on a full table and gives up
 	}
-	if len(yielded) != 1 || yielded[0] != in[0] {
-		t.Errorf("after cancel gateOnLink yielded %v, want only %v", yielded, in[0])
+	if !slices.Equal(yielded, []netip.Addr{in[0], {}}) {
+		t.Errorf("after cancel gateOnLink yielded %v, want %v and a flush", yielded, in[0])
 	}
 }

@@ -450,6 +450,12 @@ func generate(ctx context.Context, req Request, tasks chan<- task, skipped *atom
 		return true
 	}
 	for a := range req.Targets {
+		if !a.IsValid() { // probe the hosts held so far now (see gateOnLink)
+			if !flush() {
+				return
+			}
+			continue
+		}
 		hosts = append(hosts, a.Unmap())
 		if len(hosts) == chunk && !flush() {
 			return
