@@ -93,6 +93,27 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 	return rep, nil
 }
 
+// neighNoteAfter is how long on-link addresses may wait for the kernel's neighbour table
+// before the scan report says so.
+const neighNoteAfter = 2 * time.Second
+
+// neighNote explains a scan slowed by the kernel's neighbour table (ADR 0011), or is empty
+// when the wait was short. limit is the table's size, 0 when unknown.
+func neighNote(wait time.Duration, limit int) string {
+	if wait < neighNoteAfter {
+		return ""
+	}
+	size := ""
+	if limit > 0 {
+		size = fmt.Sprintf(" (%d entries)", limit)
+	}
+	return fmt.Sprintf("on-link addresses waited %v for room in the kernel's neighbour "+
+		"table%s, which every unanswered address holds for about 3 s: run the appliance "+
+		"with CAP_NET_RAW (its service has it) to sweep subnets by ARP, or raise "+
+		"net.ipv4.neigh.default.gc_thresh3 as the .deb does "+
+		"(/usr/lib/sysctl.d/60-tenantra.conf)", wait.Round(100*time.Millisecond), size)
+}
+
 // scanNetwork is the network stage of a scan: host discovery, port probes, service
 // fingerprints and SNMP, reconciled into the inventory.
 func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.ScanRequest,
@@ -121,7 +142,7 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 	macs := map[netip.Addr]string{}
 	var mu sync.Mutex
 	progress(web.ScanProgress{Stage: "discovery", Total: int(set.Len())})
-	if _, err := (probe.Auto{Scanner: sc}).Discover(ctx, preq, func(h probe.Host) {
+	dprog, err := (probe.Auto{Scanner: sc}).Discover(ctx, preq, func(h probe.Host) {
 		mu.Lock()
 		defer mu.Unlock()
 		alive = append(alive, h.Addr)
@@ -129,9 +150,11 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 		if len(h.MAC) > 0 {
 			macs[h.Addr] = h.MAC.String()
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("host discovery: %w", err)
 	}
+	neighWait := dprog.NeighWait
 	slices.SortFunc(alive, func(x, y netip.Addr) int { return x.Compare(y) })
 	rep.Hosts = len(alive)
 	preq.Timing = probe.PortTiming(preq.Timing, found)
@@ -139,13 +162,15 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 	open := map[netip.Addr][]uint16{}
 	progress(web.ScanProgress{Stage: "ports", Total: len(alive) * len(ports)})
 	preq.Targets, preq.Total, preq.Ports = slices.Values(alive), uint64(len(alive)), ports
-	if _, err := sc.Scan(ctx, preq, func(r probe.Result) {
+	pprog, err := sc.Scan(ctx, preq, func(r probe.Result) {
 		if r.State == probe.StateOpen {
 			open[r.Addr.Addr()] = append(open[r.Addr.Addr()], r.Addr.Port())
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("port scan: %w", err)
 	}
+	neighWait += pprog.NeighWait
 	// 2b. UDP services: DNS 53, NTP 123 and SNMP 161 answer a protocol request; silence
 	// (open|filtered) proves nothing and is not recorded.
 	var udpOpen []probe.Result
@@ -154,13 +179,18 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 		ureq.Proto, ureq.Ports = probe.UDP, udpPorts
 		ureq.Targets = slices.Values(alive)
 		progress(web.ScanProgress{Stage: "udp", Total: len(alive) * len(udpPorts)})
-		if _, err := sc.Scan(ctx, ureq, func(r probe.Result) {
+		uprog, err := sc.Scan(ctx, ureq, func(r probe.Result) {
 			if r.State == probe.StateOpen {
 				udpOpen = append(udpOpen, r)
 			}
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("udp probes: %w", err)
 		}
+		neighWait += uprog.NeighWait
+	}
+	if note := neighNote(neighWait, probe.NeighTableLimit()); note != "" {
+		rep.Notes = append(rep.Notes, note)
 	}
 	// 3. What listens there, and 4. what SNMP agents say.
 	services := a.identify(ctx, open, progress)

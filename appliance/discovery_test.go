@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,33 @@ func TestScanUDPServices(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"53/udp dns"}) {
 		t.Fatalf("services %v, want [53/udp dns]", got)
+	}
+}
+
+func TestNeighNote(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		wait  time.Duration
+		limit int
+		want  []string // substrings; none means no note
+	}{
+		{"a short wait is not worth a note", 1900 * time.Millisecond, 1024, nil},
+		{"a long wait names the table and the remedies", 8123 * time.Millisecond, 1024,
+			[]string{"waited 8.1s", "(1024 entries)", "CAP_NET_RAW", "gc_thresh3",
+				"/usr/lib/sysctl.d/60-tenantra.conf"}},
+		{"an unknown table size is left out", 3 * time.Second, 0,
+			[]string{"waited 3s", "neighbour table, which"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := neighNote(c.wait, c.limit)
+			if (got == "") != (len(c.want) == 0) {
+				t.Fatalf("neighNote(%v, %d) = %q", c.wait, c.limit, got)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("note %q lacks %q", got, w)
+				}
+			}
+		})
 	}
 }

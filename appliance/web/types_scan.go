@@ -47,8 +47,11 @@ type ScanReport struct {
 	Score    *float64          `json:"score"`
 	Assets   []ScannedAsset    `json:"assets"`
 	Errors   []ScanTargetError `json:"errors,omitempty"`
-	Started  time.Time         `json:"started"`
-	Finished time.Time         `json:"finished"`
+	// Notes are conditions that slowed or limited the scan without failing a target, each
+	// with what to do about it.
+	Notes    []string  `json:"notes,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
 }
 
 // ScannedAsset is an asset as a scan reports it.

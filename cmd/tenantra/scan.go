@@ -186,7 +186,13 @@ func (c *cli) printScan(j store.ScanJob) error {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(tw, "%s\terror\t\t\t\t\t%s\n", dash(e.Target), e.Error)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(c.out, "Note: %s.\n", n)
+	}
+	return nil
 }
 
 func splitComma(s string) []string {

@@ -96,6 +96,7 @@ export interface ScanSummary {
     services?: AssetService[];
   }[];
   errors?: { target: string; error: string }[];
+  notes?: string[];
 }
 
 export interface ScanJob {

@@ -166,6 +166,16 @@ export default function ScanDetailPage() {
               </ul>
             </>
           )}
+          {(s.summary.notes?.length ?? 0) > 0 && (
+            <>
+              <h3 className="mt-4 mb-2 text-sm font-semibold">{t('notes')}</h3>
+              <ul className="list-disc pl-5 text-sm" aria-label={t('notes')}>
+                {s.summary.notes?.map((n) => (
+                  <li key={n}>{n}</li>
+                ))}
+              </ul>
+            </>
+          )}
         </Card>
       )}
     </div>
