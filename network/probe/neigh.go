@@ -168,7 +168,7 @@ func (g *neighGate) limit() int {
 	return g.lastSeen.limit
 }
 
-// gateOnLink yields targets, holding back each on-link address (one in link) until the
+// gateOnLink yields targets, holding back each on-link IPv4 address until the
 // gate admits it; the time spent waiting is added to waited. Before it waits it yields the
 // invalid address, which tells the job to probe the addresses it holds now: a chunk that
 // sat on admitted addresses while waiting for more would keep the entries it was admitted
@@ -178,7 +178,8 @@ func gateOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.
 	return func(yield func(netip.Addr) bool) {
 		for a := range targets {
 			if onLink(a, link) && !g.tryAdmit(a) {
-				if !yield(netip.Addr{}) {
+				// Only a measured table needs the flush; a paced one admits steadily.
+				if g.sample != nil && !yield(netip.Addr{}) {
 					return
 				}
 				start := time.Now()
@@ -194,8 +195,13 @@ func gateOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.
 	}
 }
 
+// onLink reports whether a is an IPv4 address in one of link: the gate reads the ARP table,
+// and IPv6 neighbours live in another.
 func onLink(a netip.Addr, link []netip.Prefix) bool {
 	a = a.Unmap()
+	if !a.Is4() {
+		return false
+	}
 	for _, p := range link {
 		if p.Contains(a) {
 			return true

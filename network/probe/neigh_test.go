@@ -235,3 +235,31 @@ func TestGateOnLinkGatesOnlyOnLinkAddresses(t *testing.T) {
 		t.Errorf("after cancel gateOnLink yielded %v, want %v and a flush", yielded, in[0])
 	}
 }
+
+func TestGateOnLinkPacedAndIPv6(t *testing.T) {
+	link := []netip.Prefix{netip.MustParsePrefix("198.18.0.0/20"),
+		netip.MustParsePrefix("2001:db8::/64")}
+	in := []netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("2001:db8::1"),
+		netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")}
+	// Where the table cannot be read, addresses are paced and never flushed early.
+	paced := newNeighGate(nil)
+	paced.fallback = rate.NewLimiter(10000, 1) // every address after the first waits
+	var waited atomic.Int64
+	got := slices.Collect(gateOnLink(context.Background(), slices.Values(in), link, paced,
+		&waited))
+	if !slices.Equal(got, in) {
+		t.Errorf("paced gate yielded %v, want %v", got, in)
+	}
+	// IPv6 neighbours are not in the ARP table: a full one does not hold them.
+	f := &fakeTable{next: func(int) (tableSample, error) {
+		return tableSample{limit: 16, entries: 16, visible: 16, pinned: 16}, nil
+	}}
+	full := testGate(f)
+	v6 := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")}
+	got = slices.Collect(gateOnLink(context.Background(), slices.Values(v6), link, full,
+		&waited))
+	if !slices.Equal(got, v6) || f.samples.Load() != 0 {
+		t.Errorf("IPv6 on-link targets: yielded %v after %d readings, want %v and none",
+			got, f.samples.Load(), v6)
+	}
+}
