@@ -3,32 +3,19 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type { ReactNode } from 'react';
 import { AuthProvider, useAuth } from '../auth/AuthProvider';
-import { renderWithProviders, jsonResponse } from '../test/utils';
+import { renderWithProviders, jsonResponse, meFixture } from '../test/utils';
 import type { APIToken } from '../api/types';
 import { ApiTokensSection, tokenState } from './ApiTokens';
 
 const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function meAs(role: 'admin' | 'auditor' | 'standard') {
-  const perms: Record<string, string[]> = {
+  const perms: Record<typeof role, string[]> = {
     admin: ['tenant.read', 'tenant.tokens.read', 'tenant.tokens.manage'],
     auditor: ['tenant.read', 'tenant.tokens.read'],
     standard: ['tenant.read'],
   };
-  return {
-    user: {
-      id: 'u1',
-      email: 'ops@example.com',
-      platform_role: '',
-      disabled: false,
-      mfa_enabled: false,
-      memberships: [{ tenant_id: 't1', tenant: 'acme', role }],
-      created_at: '',
-      updated_at: '',
-    },
-    permissions: { acme: perms[role] },
-    mfa: false,
-  };
+  return meFixture([{ tenant_id: 't1', tenant: 'acme', role }], { acme: perms[role] });
 }
 
 const existing: APIToken = {

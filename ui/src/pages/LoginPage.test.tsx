@@ -4,7 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { Route, Routes } from 'react-router';
 import LoginPage from './LoginPage';
 import { AuthProvider } from '../auth/AuthProvider';
-import { renderWithProviders, jsonResponse } from '../test/utils';
+import { renderWithProviders, jsonResponse, meFixture } from '../test/utils';
 
 const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -27,20 +27,7 @@ function renderLogin(route = '/login') {
   );
 }
 
-const me = {
-  user: {
-    id: 'u1',
-    email: 'ops@example.com',
-    platform_role: '',
-    disabled: false,
-    mfa_enabled: false,
-    memberships: [],
-    created_at: '',
-    updated_at: '',
-  },
-  permissions: {},
-  mfa: false,
-};
+const me = meFixture();
 
 describe('LoginPage', () => {
   beforeEach(() => vi.unstubAllGlobals());

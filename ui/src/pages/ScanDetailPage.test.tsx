@@ -3,24 +3,13 @@ import { screen, within } from '@testing-library/react';
 import type { ReactNode } from 'react';
 import { Route, Routes } from 'react-router';
 import { AuthProvider, useAuth } from '../auth/AuthProvider';
-import { renderWithProviders, jsonResponse } from '../test/utils';
+import { renderWithProviders, jsonResponse, meFixture } from '../test/utils';
 import type { ScanJob } from '../api/types';
 import ScanDetailPage from './ScanDetailPage';
 
-const me = {
-  user: {
-    id: 'u1',
-    email: 'ops@example.com',
-    platform_role: '',
-    disabled: false,
-    mfa_enabled: false,
-    memberships: [{ tenant_id: 't1', tenant: 'acme', role: 'auditor' }],
-    created_at: '',
-    updated_at: '',
-  },
-  permissions: { acme: ['tenant.read'] },
-  mfa: false,
-};
+const me = meFixture([{ tenant_id: 't1', tenant: 'acme', role: 'auditor' }], {
+  acme: ['tenant.read'],
+});
 
 const note =
   "on-link addresses waited 8.1s for room in the kernel's neighbour table (1024 entries)";

@@ -26,3 +26,24 @@ export function jsonResponse(
     headers: { 'Content-Type': 'application/json', ...headers },
   });
 }
+
+/** A /v1/auth/me body for ops@example.com with the given memberships and permissions. */
+export function meFixture(
+  memberships: { tenant_id: string; tenant: string; role: string }[] = [],
+  permissions: Record<string, string[]> = {},
+) {
+  return {
+    user: {
+      id: 'u1',
+      email: 'ops@example.com',
+      platform_role: '',
+      disabled: false,
+      mfa_enabled: false,
+      memberships,
+      created_at: '',
+      updated_at: '',
+    },
+    permissions,
+    mfa: false,
+  };
+}
