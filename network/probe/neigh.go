@@ -26,8 +26,6 @@ type tableSample struct {
 	limit int
 	// entries is how many it holds now, in every namespace.
 	entries int
-	// lastFlush is how long ago the kernel last forced a garbage collection.
-	lastFlush time.Duration
 	// visible and pinned are this namespace's entries, and those of them the kernel's next
 	// forced garbage collection cannot evict: resolving, reachable, being re-probed,
 	// permanent, referenced, or stale since its previous run.

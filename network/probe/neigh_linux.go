@@ -15,15 +15,13 @@ import (
 const (
 	ndtaName    = 1 // NDTA_NAME: "arp_cache"
 	ndtaThresh3 = 4 // NDTA_THRESH3: u32
-	// NDTA_CONFIG: struct ndt_config; ndtc_entries at offset 4, ndtc_last_flush (ms ago) at 8
-	ndtaConfig = 5
-	ndtmsgLen  = 4 // struct ndtmsg
+	ndtaConfig  = 5 // NDTA_CONFIG: struct ndt_config, ndtc_entries at offset 4
+	ndtmsgLen   = 4 // struct ndtmsg
 )
 
 // pinnedStates are the neighbour states that hold a timer, and so a reference, or never
 // expire: the kernel's forced garbage collection cannot evict them. It evicts the others
-// (unreferenced) only when they failed or last changed more than 5 s ago (recent kernels)
-// or before its previous run (older ones).
+// (unreferenced) only when they failed or last changed more than 5 s ago.
 const pinnedStates = unix.NUD_INCOMPLETE | unix.NUD_REACHABLE | unix.NUD_DELAY |
 	unix.NUD_PROBE | unix.NUD_PERMANENT
 
@@ -80,7 +78,6 @@ func (s *tableSample) addTable(data []byte) error {
 	}
 	var name string
 	var limit, entries int
-	var lastFlush time.Duration
 	ok := walkAttrs(data[ndtmsgLen:], func(typ uint16, v []byte) {
 		switch typ {
 		case ndtaName:
@@ -90,9 +87,8 @@ func (s *tableSample) addTable(data []byte) error {
 				limit = int(binary.NativeEndian.Uint32(v))
 			}
 		case ndtaConfig:
-			if len(v) >= 12 {
+			if len(v) >= 8 {
 				entries = int(binary.NativeEndian.Uint32(v[4:]))
-				lastFlush = time.Duration(binary.NativeEndian.Uint32(v[8:])) * time.Millisecond
 			}
 		}
 	})
@@ -100,7 +96,7 @@ func (s *tableSample) addTable(data []byte) error {
 		return errors.New("malformed neighbour table attributes")
 	}
 	if name == "arp_cache" && limit > 0 {
-		s.limit, s.entries, s.lastFlush = limit, entries, lastFlush
+		s.limit, s.entries = limit, entries
 	}
 	return nil
 }
@@ -126,10 +122,8 @@ func (s *tableSample) addNeighbour(data []byte) {
 			updated := time.Duration(binary.NativeEndian.Uint32(v[8:])) * 10 * time.Millisecond
 			refs := binary.NativeEndian.Uint32(v[12:]) // references beyond the table's
 			failed := state&(unix.NUD_FAILED|unix.NUD_NOARP) != 0
-			// Recent kernels spare entries updated in the last 5 s, older ones those
-			// updated since the previous forced collection; count both as held.
-			recent := updated < gcGrace || updated <= s.lastFlush+10*time.Millisecond
-			if refs > 0 || !failed && recent {
+			// The collection spares entries changed in the last 5 s (Linux 4.19 on).
+			if refs > 0 || !failed && updated < gcGrace {
 				held = true
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,10 +145,9 @@ func nlAttr(typ uint16, v []byte) []byte {
 func u32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
 // neighTableDump is a dump answer as the kernel sends it: the arp_cache table with its
-// limit, entry count and last forced collection (5 s ago), a per-device message without
-// them, five neighbours and the end of the dump. Of the neighbours, the resolving one, the
-// one stale since the last collection and the referenced one are held; the one stale from
-// before it and the failed one are evictable.
+// limit and entry count, a per-device message without them, five neighbours and the end of
+// the dump. Of the neighbours, the resolving one, the one stale for 3 s and the referenced
+// one are held; the one stale for 6 s and the failed one are evictable.
 func neighTableDump() []byte {
 	table := append(make([]byte, ndtmsgLen), nlAttr(ndtaName, []byte("arp_cache\x00"))...)
 	table = append(table, nlAttr(ndtaThresh3, u32(1024))...)
@@ -168,8 +166,8 @@ func neighTableDump() []byte {
 	b = append(b, nlMsg(unix.RTM_NEWNEIGHTBL, dev)...)
 	for _, n := range [][]byte{
 		neigh(unix.NUD_INCOMPLETE, 600, 0), // held: resolving
-		neigh(unix.NUD_STALE, 600, 0),      // evictable: stale for 6 s, before the collection
-		neigh(unix.NUD_STALE, 300, 0),      // held: stale for 3 s, since the collection
+		neigh(unix.NUD_STALE, 600, 0),      // evictable: unchanged for 6 s
+		neigh(unix.NUD_STALE, 300, 0),      // held: changed 3 s ago
 		neigh(unix.NUD_STALE, 900, 1),      // held: referenced
 		neigh(unix.NUD_FAILED, 100, 0),     // evictable: failed
 	} {
@@ -191,9 +189,9 @@ func TestParseNeighDump(t *testing.T) {
 		t.Fatalf("parse: done %v, err %v", done, err)
 	}
 	a := netip.MustParseAddr("198.18.0.1")
-	if s.limit != 1024 || s.entries != 37 || s.lastFlush != 5*time.Second ||
+	if s.limit != 1024 || s.entries != 37 ||
 		s.visible != 5 || s.pinned != 3 || !slices.Equal(s.addrs, []netip.Addr{a, a, a, a, a}) {
-		t.Errorf("sample %+v, want limit 1024, 37 entries, flush 5s ago, 5 visible (%v), "+
+		t.Errorf("sample %+v, want limit 1024, 37 entries, 5 visible (%v), "+
 			"3 held", s, a)
 	}
 	errMsg := nlMsg(unix.NLMSG_ERROR, u32(^uint32(unix.EPERM)+1))
