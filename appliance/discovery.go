@@ -98,8 +98,11 @@ func (a *Appliance) Scan(ctx context.Context, tenantRef string, req web.ScanRequ
 const neighNoteAfter = 2 * time.Second
 
 // neighNote explains a scan slowed by the kernel's neighbour table (ADR 0011), or is empty
-// when the wait was short. limit is the table's size, 0 when unknown.
-func neighNote(wait time.Duration, limit int) string {
+// when the waits were short. sweep is discovery's wait, which an ARP sweep (CAP_NET_RAW)
+// avoids; ports is the port stages', which only a larger table shortens. limit is the
+// table's size, 0 when unknown.
+func neighNote(sweep, ports time.Duration, limit int) string {
+	wait := sweep + ports
 	if wait < neighNoteAfter {
 		return ""
 	}
@@ -107,11 +110,16 @@ func neighNote(wait time.Duration, limit int) string {
 	if limit > 0 {
 		size = fmt.Sprintf(" (%d entries)", limit)
 	}
+	remedy := "raise net.ipv4.neigh.default.gc_thresh3 as the .deb does " +
+		"(/usr/lib/sysctl.d/60-tenantra.conf)"
+	why := "every live host it probes holds an entry for 15-45 s"
+	if sweep >= ports {
+		remedy = "run the appliance with CAP_NET_RAW (its service has it) to sweep subnets " +
+			"by ARP, or " + remedy
+		why = "every unanswered address holds an entry for about 3 s"
+	}
 	return fmt.Sprintf("on-link addresses waited %v for room in the kernel's neighbour "+
-		"table%s, which every unanswered address holds for about 3 s: run the appliance "+
-		"with CAP_NET_RAW (its service has it) to sweep subnets by ARP, or raise "+
-		"net.ipv4.neigh.default.gc_thresh3 as the .deb does "+
-		"(/usr/lib/sysctl.d/60-tenantra.conf)", wait.Round(100*time.Millisecond), size)
+		"table%s, where %s: %s", wait.Round(100*time.Millisecond), size, why, remedy)
 }
 
 // scanNetwork is the network stage of a scan: host discovery, port probes, service
@@ -154,7 +162,7 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 	if err != nil {
 		return fmt.Errorf("host discovery: %w", err)
 	}
-	neighWait := dprog.NeighWait
+	sweepWait := dprog.NeighWait
 	slices.SortFunc(alive, func(x, y netip.Addr) int { return x.Compare(y) })
 	rep.Hosts = len(alive)
 	preq.Timing = probe.PortTiming(preq.Timing, found)
@@ -170,7 +178,7 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 	if err != nil {
 		return fmt.Errorf("port scan: %w", err)
 	}
-	neighWait += pprog.NeighWait
+	portWait := pprog.NeighWait
 	// 2b. UDP services: DNS 53, NTP 123 and SNMP 161 answer a protocol request; silence
 	// (open|filtered) proves nothing and is not recorded.
 	var udpOpen []probe.Result
@@ -187,9 +195,9 @@ func (a *Appliance) scanNetwork(ctx context.Context, t store.Tenant, req web.Sca
 		if err != nil {
 			return fmt.Errorf("udp probes: %w", err)
 		}
-		neighWait += uprog.NeighWait
+		portWait += uprog.NeighWait
 	}
-	if note := neighNote(neighWait, probe.NeighTableLimit()); note != "" {
+	if note := neighNote(sweepWait, portWait, probe.NeighTableLimit()); note != "" {
 		rep.Notes = append(rep.Notes, note)
 	}
 	// 3. What listens there, and 4. what SNMP agents say.

@@ -142,26 +142,35 @@ func TestScanUDPServices(t *testing.T) {
 
 func TestNeighNote(t *testing.T) {
 	for _, c := range []struct {
-		name  string
-		wait  time.Duration
-		limit int
-		want  []string // substrings; none means no note
+		name         string
+		sweep, ports time.Duration
+		limit        int
+		want, not    []string // substrings; no want means no note
 	}{
-		{"a short wait is not worth a note", 1900 * time.Millisecond, 1024, nil},
-		{"a long wait names the table and the remedies", 8123 * time.Millisecond, 1024,
-			[]string{"waited 8.1s", "(1024 entries)", "CAP_NET_RAW", "gc_thresh3",
-				"/usr/lib/sysctl.d/60-tenantra.conf"}},
-		{"an unknown table size is left out", 3 * time.Second, 0,
-			[]string{"waited 3s", "neighbour table, which"}},
+		{"short waits are not worth a note", 1200 * time.Millisecond,
+			700 * time.Millisecond, 1024, nil, nil},
+		{"a slow sweep names the table and both remedies", 8123 * time.Millisecond, 0, 1024,
+			[]string{"waited 8.1s", "(1024 entries)", "about 3 s", "CAP_NET_RAW", "gc_thresh3",
+				"/usr/lib/sysctl.d/60-tenantra.conf"}, nil},
+		{"a slow port stage needs a larger table, not raw sockets", time.Second,
+			30 * time.Second, 1024, []string{"waited 31s", "15-45 s", "gc_thresh3"},
+			[]string{"CAP_NET_RAW"}},
+		{"an unknown table size is left out", 3 * time.Second, 0, 0,
+			[]string{"waited 3s", "neighbour table, where"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := neighNote(c.wait, c.limit)
+			got := neighNote(c.sweep, c.ports, c.limit)
 			if (got == "") != (len(c.want) == 0) {
-				t.Fatalf("neighNote(%v, %d) = %q", c.wait, c.limit, got)
+				t.Fatalf("neighNote(%v, %v, %d) = %q", c.sweep, c.ports, c.limit, got)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("note %q lacks %q", got, w)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(got, w) {
+					t.Errorf("note %q should not mention %q", got, w)
 				}
 			}
 		})

@@ -584,3 +584,33 @@ func epollEMFILEChild(t *testing.T) {
 	}
 	fmt.Printf("EPOLL-EMFILE-CHILD-OK back-pressure pauses=%d results=%d\n", p.BackPressure, n)
 }
+
+// TestFlushMarkersAreNotProbed feeds both job paths targets interleaved with the invalid
+// address that gateOnLink yields before it waits: every real target is probed once, in
+// chunks cut short at each marker, and no marker is ever probed.
+func TestFlushMarkersAreNotProbed(t *testing.T) {
+	lb := newLab(t, "127.211.22.0", 20, 3, func(i, j int) bool { return (i+j)%4 == 0 })
+	want := lb.truth()
+	for _, cfg := range []Config{{MaxConcurrency: 8}, {MaxConcurrency: 8, dialerOnly: true}} {
+		req := lb.request()
+		req.Targets = func(yield func(netip.Addr) bool) {
+			for i, h := range lb.hosts {
+				if i%3 == 0 && !yield(netip.Addr{}) {
+					return
+				}
+				if !yield(h) {
+					return
+				}
+			}
+			yield(netip.Addr{})
+		}
+		got, prog := verdicts(t, newScanner(t, cfg), req)
+		if !slices.Equal(got, want) {
+			t.Errorf("dialer path %v: verdicts differ: %s", cfg.dialerOnly, diff(got, want))
+		}
+		if prog.Done != uint64(len(want)) {
+			t.Errorf("dialer path %v: %d verdicts, want %d", cfg.dialerOnly, prog.Done,
+				len(want))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"net/netip"
 	"sync"
@@ -26,9 +27,9 @@ type tableSample struct {
 	limit int
 	// entries is how many it holds now, in every namespace.
 	entries int
-	// visible and pinned are this namespace's entries, and those of them the kernel's next
-	// forced garbage collection cannot evict: resolving, reachable, being re-probed,
-	// permanent, referenced, or stale since its previous run.
+	// visible and pinned are this namespace's entries, and those of them the kernel's forced
+	// garbage collection cannot evict: resolving, reachable, being re-probed, permanent,
+	// referenced, or changed in the last 5 s.
 	visible, pinned int
 	// addrs are the visible entries' addresses; the slice may be reused by the next reading.
 	addrs []netip.Addr
@@ -44,15 +45,14 @@ func (s tableSample) headroom() int {
 // sampleInterval is how often a gate waiting for room reads the table again.
 const sampleInterval = 50 * time.Millisecond
 
-// pendingTTL is how long an admitted address that never shows up in the table (its probes
-// were skipped or cancelled) still counts against the room.
-const pendingTTL = 10 * time.Second
+// roomTTL is how long a reading's room may be spent: after an idle spell the table may
+// hold entries that no reading has seen.
+const roomTTL = time.Second
 
 // starveAfter is how long a gate waits for room before it nudges: it then admits one
 // address every nudgeEvery while the table's hard limit is still nudgeMargin entries away,
-// so a table that other processes keep full slows a scan but never stops it. A nudge also
-// makes the kernel collect garbage (it does so only when it creates an entry), after which
-// entries gone stale since its previous run count as room.
+// so a table that other processes keep nearly full slows a scan without stopping it, and a
+// table full to its hard limit waits until entries expire.
 const (
 	starveAfter = time.Second
 	nudgeEvery  = time.Second
@@ -64,16 +64,20 @@ type neighGate struct {
 	sample func() (tableSample, error) // nil where the table cannot be read
 	// fallback paces admissions where sample is nil or fails.
 	fallback *rate.Limiter
-	// interval, starveAfter and nudgeEvery are the constants (tests shorten them).
-	interval, starveAfter, nudgeEvery time.Duration
+	// interval, roomTTL, starveAfter and nudgeEvery are the constants (tests shorten them).
+	interval, roomTTL, starveAfter, nudgeEvery time.Duration
+	// turn is held by the one waiter reading the table, so that waiting never holds mu and
+	// a cancelled job stops waiting at once.
+	turn chan struct{}
 
 	mu   sync.Mutex
-	room int // admissions left before the next sample
-	// pending are admitted addresses not yet seen in the table: a job's first probe of an
-	// address may wait behind a thousand others, so a reading between admission and probe
-	// would not count the entry the probe is about to create.
-	pending  map[netip.Addr]time.Time
-	last     time.Time // when room was last measured
+	room int // admissions left before the next reading
+	// pending are admitted addresses not yet seen in the table, with the job that admitted
+	// them: a job's first probe of an address may wait behind thousands of others, so a
+	// reading between admission and probe would miss the entry the probe will create. They
+	// count against the room until a reading shows them or their job ends.
+	pending  map[netip.Addr]uint64
+	last     time.Time // when the table was last read
 	starved  time.Time // since when the table has had no room; zero when it has
 	nudged   time.Time // the last admission without room
 	lastSeen tableSample
@@ -82,60 +86,93 @@ type neighGate struct {
 func newNeighGate(sample func() (tableSample, error)) *neighGate {
 	return &neighGate{sample: sample,
 		fallback: rate.NewLimiter(rate.Limit(OnLinkRate), OnLinkRate/4),
-		interval: sampleInterval, starveAfter: starveAfter, nudgeEvery: nudgeEvery,
-		pending: map[netip.Addr]time.Time{}}
+		interval: sampleInterval, roomTTL: roomTTL, starveAfter: starveAfter,
+		nudgeEvery: nudgeEvery, turn: make(chan struct{}, 1),
+		pending: map[netip.Addr]uint64{}}
 }
 
 // sharedGate is the process's gate: the table it guards is shared by every job.
 var sharedGate = sync.OnceValue(func() *neighGate { return newNeighGate(readNeighTable()) })
 
-// wait blocks until the on-link destination a may be used, or ctx ends.
-func (g *neighGate) wait(ctx context.Context, a netip.Addr) error {
+// jobIDs number the jobs whose admissions a gate tracks.
+var jobIDs atomic.Uint64
+
+// errUnreadable says the table could be read when the gate was made and cannot now.
+var errUnreadable = errors.New("neighbour table unreadable")
+
+// wait blocks until the on-link destination a may be used by job, or ctx ends.
+func (g *neighGate) wait(ctx context.Context, a netip.Addr, job uint64) error {
 	if g.sample == nil {
 		return g.fallback.Wait(ctx)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	for {
-		if g.room > 0 {
-			g.room--
-			g.pending[a] = time.Now()
+		if g.tryAdmit(a, job) {
 			return nil
 		}
-		if d := g.interval - time.Since(g.last); d > 0 && !g.last.IsZero() {
-			if !sleep(ctx, d) {
-				return ctx.Err()
-			}
+		select {
+		case g.turn <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		s, err := g.sample()
-		g.last = time.Now()
-		if err != nil {
-			// The table could be read before (readNeighTable checked) and cannot now:
-			// pace as where it never can be.
-			g.mu.Unlock()
-			err := g.fallback.Wait(ctx)
-			g.mu.Lock()
+		err := g.read(ctx)
+		admitted := err == nil && g.admit(a, job, 0) // the reader spends its own reading
+		<-g.turn
+		switch {
+		case admitted:
+			return nil
+		case errors.Is(err, errUnreadable):
+			return g.fallback.Wait(ctx) // pace as where the table never can be read
+		case err != nil:
 			return err
 		}
-		for _, x := range s.addrs {
-			delete(g.pending, x)
-		}
-		for x, at := range g.pending {
-			if g.last.Sub(at) > pendingTTL {
-				delete(g.pending, x)
-			}
-		}
-		g.lastSeen = s
-		g.lastSeen.addrs = nil
-		g.room = s.headroom() - len(g.pending)
-		switch {
-		case g.room > 0:
-			g.starved = time.Time{}
-		case g.starved.IsZero():
-			g.starved = g.last
-		case g.last.Sub(g.starved) >= g.starveAfter && g.last.Sub(g.nudged) >= g.nudgeEvery &&
-			s.entries+len(g.pending)+nudgeMargin < s.limit:
-			g.room, g.nudged = 1, g.last
+	}
+}
+
+// read reads the table, at most once per interval, unless another waiter just did; the
+// caller holds g.turn.
+func (g *neighGate) read(ctx context.Context) error {
+	g.mu.Lock()
+	fresh := g.room > 0 && time.Since(g.last) <= g.roomTTL
+	wait := g.interval - time.Since(g.last)
+	g.mu.Unlock()
+	if fresh {
+		return nil
+	}
+	if wait > 0 && !sleep(ctx, wait) {
+		return ctx.Err()
+	}
+	s, err := g.sample()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.last = time.Now()
+	if err != nil {
+		return errUnreadable
+	}
+	for _, x := range s.addrs {
+		delete(g.pending, x)
+	}
+	g.lastSeen = s
+	g.lastSeen.addrs = nil
+	g.room = s.headroom() - len(g.pending)
+	switch {
+	case g.room > 0:
+		g.starved = time.Time{}
+	case g.starved.IsZero():
+		g.starved = g.last
+	case g.last.Sub(g.starved) >= g.starveAfter && g.last.Sub(g.nudged) >= g.nudgeEvery &&
+		s.entries+len(g.pending)+nudgeMargin < s.limit:
+		g.room, g.nudged = 1, g.last
+	}
+	return nil
+}
+
+// release forgets the admissions of job that no reading has shown: its probes are over.
+func (g *neighGate) release(job uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for a, j := range g.pending {
+		if j == job {
+			delete(g.pending, a)
 		}
 	}
 }
@@ -144,18 +181,24 @@ func (g *neighGate) wait(ctx context.Context, a netip.Addr) error {
 // or 0 when it has not been or cannot be read.
 func NeighTableLimit() int { return sharedGate().limit() }
 
-// tryAdmit admits a if the room last measured allows, without waiting or reading the table.
-func (g *neighGate) tryAdmit(a netip.Addr) bool {
+// tryAdmit admits a for job if a recent reading left room, without waiting or reading.
+func (g *neighGate) tryAdmit(a netip.Addr, job uint64) bool {
 	if g.sample == nil {
 		return g.fallback.Allow()
 	}
+	return g.admit(a, job, g.roomTTL)
+}
+
+// admit takes one unit of the room for a and job, if there is room and the reading is no
+// older than ttl (0: any age).
+func (g *neighGate) admit(a netip.Addr, job uint64, ttl time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.room <= 0 {
+	if g.room <= 0 || ttl > 0 && time.Since(g.last) > ttl {
 		return false
 	}
 	g.room--
-	g.pending[a] = time.Now()
+	g.pending[a] = job
 	return true
 }
 
@@ -172,16 +215,16 @@ func (g *neighGate) limit() int {
 // sat on admitted addresses while waiting for more would keep the entries it was admitted
 // for from being used, and its probes would all start at once when room appears.
 func gateOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.Prefix,
-	g *neighGate, waited *atomic.Int64) iter.Seq[netip.Addr] {
+	g *neighGate, job uint64, waited *atomic.Int64) iter.Seq[netip.Addr] {
 	return func(yield func(netip.Addr) bool) {
 		for a := range targets {
-			if onLink(a, link) && !g.tryAdmit(a) {
+			if onLink(a, link) && !g.tryAdmit(a, job) {
 				// Only a measured table needs the flush; a paced one admits steadily.
 				if g.sample != nil && !yield(netip.Addr{}) {
 					return
 				}
 				start := time.Now()
-				if err := g.wait(ctx, a); err != nil {
+				if err := g.wait(ctx, a, job); err != nil {
 					return
 				}
 				waited.Add(int64(time.Since(start)))

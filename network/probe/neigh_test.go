@@ -53,30 +53,40 @@ func testGate(f *fakeTable) *neighGate {
 	g := newNeighGate(f.read)
 	g.interval, g.starveAfter, g.nudgeEvery = time.Millisecond, 20*time.Millisecond,
 		time.Millisecond
+	g.roomTTL = time.Hour
 	return g
 }
 
 func TestNeighGateAdmitsWithinRoom(t *testing.T) {
-	// Room for 10 (limit 16: 16 - 2 - 4 pinned), then a full table, then room again.
+	var admitted []netip.Addr
+	for i := range 10 {
+		admitted = append(admitted, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}))
+	}
+	// Room for 10 (limit 16: 16 - 2 - 4 pinned), then a full table twice, then the table
+	// shows the 10 admitted addresses (stale, evictable) and has room again.
 	f := &fakeTable{next: func(n int) (tableSample, error) {
 		switch n {
-		case 1, 4:
+		case 1:
 			return tableSample{limit: 16, entries: 4, visible: 4, pinned: 4}, nil
+		case 4:
+			return tableSample{limit: 16, entries: 14, visible: 14, pinned: 4,
+				addrs: admitted}, nil
 		default:
 			return tableSample{limit: 16, entries: 16, visible: 16, pinned: 16}, nil
 		}
 	}}
 	g := testGate(f)
-	ctx := context.Background()
-	for i := range 10 {
-		if err := g.wait(ctx, testAddr); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, a := range admitted {
+		if err := g.wait(ctx, a, 1); err != nil {
 			t.Fatalf("admission %d: %v", i, err)
 		}
 	}
 	if n := f.samples.Load(); n != 1 {
 		t.Fatalf("10 admissions within one reading's room took %d readings", n)
 	}
-	if err := g.wait(ctx, testAddr); err != nil {
+	if err := g.wait(ctx, testAddr, 1); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.samples.Load(); n != 4 {
@@ -85,6 +95,69 @@ func TestNeighGateAdmitsWithinRoom(t *testing.T) {
 	}
 	if g.limit() != 16 {
 		t.Errorf("limit() = %d, want 16", g.limit())
+	}
+}
+
+func TestNeighGateReleasesAJobsUnseenAdmissions(t *testing.T) {
+	f := &fakeTable{next: func(int) (tableSample, error) {
+		return tableSample{limit: 16}, nil // room for 14, and never shows what it admits
+	}}
+	g := testGate(f)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 4 {
+		job := uint64(1 + i%2)
+		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.release(1)
+	g.mu.Lock()
+	pending := len(g.pending)
+	g.mu.Unlock()
+	if pending != 2 {
+		t.Errorf("after job 1 ended, %d admissions pending, want job 2's 2", pending)
+	}
+}
+
+func TestNeighGateRereadsAnOldReading(t *testing.T) {
+	f := &fakeTable{next: func(int) (tableSample, error) { return tableSample{limit: 16}, nil }}
+	g := testGate(f)
+	g.roomTTL = time.Nanosecond // every reading is too old to spend by the next waiter
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.wait(ctx, testAddr, 1); err != nil {
+		t.Fatal(err)
+	}
+	if g.tryAdmit(netip.MustParseAddr("198.18.0.1"), 1) {
+		t.Error("tryAdmit spent the room of a reading older than roomTTL")
+	}
+}
+
+func TestNeighGateCancelWhileAnotherWaiterReads(t *testing.T) {
+	f := &fakeTable{next: func(int) (tableSample, error) {
+		return tableSample{limit: 16, entries: 16, visible: 16, pinned: 16}, nil
+	}}
+	g := testGate(f)
+	g.starveAfter = time.Hour
+	g.interval = 20 * time.Millisecond
+	first, stopFirst := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.wait(first, testAddr, 1) }()
+	for f.samples.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	second, stopSecond := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer stopSecond()
+	if err := g.wait(second, testAddr, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a second waiter on a full table: %v, want its deadline", err)
+	}
+	if n := g.limit(); n != 16 {
+		t.Errorf("limit() while a waiter reads = %d, want 16", n)
+	}
+	stopFirst()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the first waiter after cancel: %v", err)
 	}
 }
 
@@ -104,7 +177,7 @@ func TestNeighGateCountsAdmittedAddressesUntilSeen(t *testing.T) {
 	g := testGate(f)
 	ctx := context.Background()
 	for _, x := range []netip.Addr{a, b, c, testAddr} {
-		if err := g.wait(ctx, x); err != nil {
+		if err := g.wait(ctx, x, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,7 +202,7 @@ func TestNeighGateNudgesATableOthersKeepFull(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range 3 {
-		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)})); err != nil {
+		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), 1); err != nil {
 			t.Fatalf("admission %d of a table others keep full: %v", i, err)
 		}
 	}
@@ -138,13 +211,13 @@ func TestNeighGateNudgesATableOthersKeepFull(t *testing.T) {
 	}
 	// 112 + 3 pending + 8 = 123 < 128: five more nudges, then none until entries go.
 	for i := range 5 {
-		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 1, byte(i)})); err != nil {
+		if err := g.wait(ctx, netip.AddrFrom4([4]byte{198, 18, 1, byte(i)}), 1); err != nil {
 			t.Fatalf("nudge %d: %v", i, err)
 		}
 	}
 	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancelShort()
-	if err := g.wait(short, testAddr); !errors.Is(err, context.DeadlineExceeded) {
+	if err := g.wait(short, testAddr, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a nudge to within 8 entries of the hard limit: %v, want to wait", err)
 	}
 }
@@ -156,13 +229,13 @@ func TestNeighGateFallsBackWhenUnreadable(t *testing.T) {
 	g := testGate(f)
 	g.fallback = rate.NewLimiter(rate.Inf, 1)
 	for range 3 {
-		if err := g.wait(context.Background(), testAddr); err != nil {
+		if err := g.wait(context.Background(), testAddr, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	unreadable := newNeighGate(nil)
 	unreadable.fallback = rate.NewLimiter(rate.Inf, 1)
-	if err := unreadable.wait(context.Background(), testAddr); err != nil {
+	if err := unreadable.wait(context.Background(), testAddr, 1); err != nil {
 		t.Fatal(err)
 	}
 	if unreadable.limit() != 0 {
@@ -183,7 +256,7 @@ func TestNeighGateHonoursCancel(t *testing.T) {
 		}
 		cancel()
 	}()
-	if err := g.wait(ctx, testAddr); !errors.Is(err, context.Canceled) {
+	if err := g.wait(ctx, testAddr, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait on a full table after cancel = %v, want context.Canceled", err)
 	}
 }
@@ -206,7 +279,7 @@ func TestGateOnLinkGatesOnlyOnLinkAddresses(t *testing.T) {
 	var waited atomic.Int64
 	var got []netip.Addr
 	flushes := 0
-	for a := range gateOnLink(context.Background(), slices.Values(in), link, g, &waited) {
+	for a := range gateOnLink(context.Background(), slices.Values(in), link, g, 1, &waited) {
 		if !a.IsValid() {
 			flushes++
 			continue
@@ -227,7 +300,7 @@ func TestGateOnLinkGatesOnlyOnLinkAddresses(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var yielded []netip.Addr
-	for a := range gateOnLink(ctx, slices.Values(in), link, g, &waited) {
+	for a := range gateOnLink(ctx, slices.Values(in), link, g, 1, &waited) {
 		yielded = append(yielded, a)
 		cancel() // the next on-link address waits on a full table and gives up
 	}
@@ -245,7 +318,7 @@ func TestGateOnLinkPacedAndIPv6(t *testing.T) {
 	paced := newNeighGate(nil)
 	paced.fallback = rate.NewLimiter(10000, 1) // every address after the first waits
 	var waited atomic.Int64
-	got := slices.Collect(gateOnLink(context.Background(), slices.Values(in), link, paced,
+	got := slices.Collect(gateOnLink(context.Background(), slices.Values(in), link, paced, 1,
 		&waited))
 	if !slices.Equal(got, in) {
 		t.Errorf("paced gate yielded %v, want %v", got, in)
@@ -256,7 +329,7 @@ func TestGateOnLinkPacedAndIPv6(t *testing.T) {
 	}}
 	full := testGate(f)
 	v6 := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")}
-	got = slices.Collect(gateOnLink(context.Background(), slices.Values(v6), link, full,
+	got = slices.Collect(gateOnLink(context.Background(), slices.Values(v6), link, full, 1,
 		&waited))
 	if !slices.Equal(got, v6) || f.samples.Load() != 0 {
 		t.Errorf("IPv6 on-link targets: yielded %v after %d readings, want %v and none",

@@ -379,7 +379,12 @@ func (s *Scanner) Start(ctx context.Context, req Request) (*Job, error) {
 		rtt:     newRTTEstimator(tm),
 	}
 	if link := onLinkPrefixes(); len(link) > 0 {
-		req.Targets = gateOnLink(ctx, req.Targets, link, sharedGate(), &j.c.neighWait)
+		g, id := sharedGate(), jobIDs.Add(1)
+		req.Targets = gateOnLink(ctx, req.Targets, link, g, id, &j.c.neighWait)
+		go func() {
+			<-j.done
+			g.release(id)
+		}()
 	}
 	r := &run{s: s, job: j, req: req, tm: tm, limiter: newLimiter(req.Rate, req.Burst)}
 	if req.Proto == TCP && s.engine != nil && s.engine.start(ctx, r, workers) {
