@@ -3,26 +3,14 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type { ReactNode } from 'react';
 import { AuthProvider, useAuth } from '../auth/AuthProvider';
-import { renderWithProviders, jsonResponse } from '../test/utils';
+import { renderWithProviders, jsonResponse, meFixture } from '../test/utils';
 import { ChangePasswordForm, TotpCard } from './AccountSecurity';
 
 const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function meWith(mfa: boolean) {
-  return {
-    user: {
-      id: 'u1',
-      email: 'ops@example.com',
-      platform_role: '',
-      disabled: false,
-      mfa_enabled: mfa,
-      memberships: [],
-      created_at: '',
-      updated_at: '',
-    },
-    permissions: {},
-    mfa,
-  };
+  const me = meFixture();
+  return { ...me, user: { ...me.user, mfa_enabled: mfa }, mfa };
 }
 
 interface Call {
