@@ -23,23 +23,8 @@ const (
 // ErrInvalidOptions reports Options that cannot be used as given.
 var ErrInvalidOptions = errors.New("fortigate: invalid options")
 
-// Secret is an API token. It formats, logs and marshals as "[redacted]" so that printing an
-// Options value by mistake does not leak it; only the Authorization header carries the value.
-type Secret string
-
-const redacted = restapi.Redacted
-
-// String hides the secret from fmt verbs that use it (%v, %s, %q).
-func (Secret) String() string { return redacted }
-
-// GoString hides the secret from %#v.
-func (Secret) GoString() string { return redacted }
-
-// LogValue hides the secret from log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalJSON hides the secret from encoding/json.
-func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+// Secret is an API token, redacted wherever it would be printed (restapi.Secret).
+type Secret = restapi.Secret
 
 // Options configures a Client: where the FortiGate is, how to trust it and how to call it.
 // The zero values of the limits take the Default* constants.

@@ -27,23 +27,9 @@ const (
 // ErrInvalidOptions reports Options that cannot be used as given.
 var ErrInvalidOptions = errors.New("omada: invalid options")
 
-// Secret is a client secret or an access token. It formats, logs and marshals as
-// "[redacted]", so printing an Options value by mistake does not leak it.
-type Secret string
-
-const redacted = restapi.Redacted
-
-// String hides the secret from fmt verbs that use it (%v, %s, %q).
-func (Secret) String() string { return redacted }
-
-// GoString hides the secret from %#v.
-func (Secret) GoString() string { return redacted }
-
-// LogValue hides the secret from log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalJSON hides the secret from encoding/json.
-func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+// Secret is a client secret or an access token, redacted wherever it would be printed
+// (restapi.Secret).
+type Secret = restapi.Secret
 
 // Options configures a Controller: where the Omada controller is, which application
 // credentials to use and how to trust it. Zero limits take the Default* constants.

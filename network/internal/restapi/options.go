@@ -3,6 +3,7 @@ package restapi
 import (
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -10,6 +11,23 @@ import (
 
 // Redacted stands in for a secret wherever one would be printed.
 const Redacted = "[redacted]"
+
+// Secret is a token or client secret. It formats, logs and marshals as Redacted, so that
+// printing a collector's Options by mistake does not leak it; only the request that needs
+// it carries the value.
+type Secret string
+
+// String hides the secret from fmt verbs that use it (%v, %s, %q).
+func (Secret) String() string { return Redacted }
+
+// GoString hides the secret from %#v.
+func (Secret) GoString() string { return Redacted }
+
+// LogValue hides the secret from log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// MarshalJSON hides the secret from encoding/json.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // Sentinels are a collector's sentinel errors. Errors made here wrap them, so a collector's
 // callers match its own sentinels with errors.Is and never see this package.
