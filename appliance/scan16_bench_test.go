@@ -10,21 +10,18 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tenantra/tenantra/appliance/authz"
 	"github.com/tenantra/tenantra/appliance/web"
+	"github.com/tenantra/tenantra/network/lab/netnslan"
 )
 
 // The whole-appliance half of issue 4's memory target ("peak RSS of a /16 × top-100 scan
@@ -36,9 +33,9 @@ import (
 const (
 	s16Net     = "198.18.0.0/16"
 	s16Scanner = "198.18.255.254/16"
-	// s16Stride puts one live host in every 128 addresses (512): more on-link hosts than
-	// the kernel's neighbour table holds (gc_thresh3, 1,024) lose ports to "neighbor table
-	// overflow" in the port stage, which is not what this measures (PERFORMANCE.md §6).
+	// s16Stride puts one live host in every 128 addresses (512): with more on-link hosts
+	// than the kernel's neighbour table holds (gc_thresh3, 1,024) the port stage waits for
+	// entries to expire, which is not what this measures (PERFORMANCE.md §6).
 	s16Stride = 128
 	// s16ChildEnv marks the re-executed test binary that runs the scan in the scanner
 	// namespace.
@@ -56,7 +53,7 @@ const (
 
 // s16Filtered are the ports DROPped on the LAN side (a firewalled Windows host's), so the
 // port stage meets timeouts and retries as on a real LAN.
-var s16Filtered = []string{"445", "3389"}
+var s16Filtered = []uint16{445, 3389}
 
 // s16Open says which ports live host i listens on (the probe LAN benchmark's mix).
 func s16Open(i int) []uint16 {
@@ -123,7 +120,9 @@ func BenchmarkScan16Netns(b *testing.B) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		b.Skipf("ip(8) unavailable, skipping the /16 appliance scan: %v", err)
 	}
-	scanNS, hosts, open := scan16LAN(b)
+	lan := netnslan.Start(b, netnslan.Spec{Tag: "a", Prefix: s16Net, Scanner: s16Scanner,
+		Stride: s16Stride, Open: s16Open, Filtered: s16Filtered, Serve: scan16Serve})
+	scanNS, hosts, open := lan.ScanNS, len(lan.Hosts), len(lan.Listen)
 	var rss uint64
 	var wall, cpu, child time.Duration
 	var res scan16Result
@@ -167,120 +166,6 @@ func BenchmarkScan16Netns(b *testing.B) {
 		b.Errorf("peak RSS %.1f MiB over the %d MiB target", float64(rss)/(1<<20),
 			s16RSSLimit>>20)
 	}
-}
-
-// scan16LAN creates the namespaces, the veth pair, the live hosts' addresses, their
-// listeners and (with iptables) the DROP rules, all removed in b.Cleanup, also on failure.
-// It returns the scanner namespace's name, the number of live hosts and of open ports.
-func scan16LAN(b *testing.B) (scanNS string, hosts, open int) {
-	b.Helper()
-	id := strconv.Itoa(os.Getpid())
-	scanNS, lanNS := "tena-a16s-"+id, "tena-a16l-"+id
-	vScan, vLAN := "tas"+id, "tal"+id // interface names: at most 15 bytes
-	run := func(stdin string, args ...string) {
-		b.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	b.Cleanup(func() {
-		// Deleting a namespace removes its end of the veth pair, and with it the other.
-		for _, ns := range []string{scanNS, lanNS} {
-			_ = exec.Command("ip", "netns", "delete", ns).Run()
-		}
-	})
-	run("", "ip", "netns", "add", scanNS)
-	run("", "ip", "netns", "add", lanNS)
-	run("", "ip", "link", "add", vScan, "netns", scanNS, "type", "veth", "peer", "name",
-		vLAN, "netns", lanNS)
-	run(fmt.Sprintf("addr add %s dev %s\nlink set %s up\nlink set lo up\n", s16Scanner,
-		vScan, vScan), "ip", "-n", scanNS, "-batch", "-")
-
-	pfx := netip.MustParsePrefix(s16Net)
-	base := pfx.Addr().As4()
-	var listen []netip.AddrPort
-	var batch strings.Builder
-	for i := range (1 << (32 - pfx.Bits())) / s16Stride {
-		off := i*s16Stride + 1
-		a := netip.AddrFrom4([4]byte{base[0], base[1], base[2] + byte(off>>8), byte(off)})
-		fmt.Fprintf(&batch, "addr add %v/%d dev %s\n", a, pfx.Bits(), vLAN)
-		hosts++
-		for _, p := range s16Open(i) {
-			listen = append(listen, netip.AddrPortFrom(a, p))
-		}
-	}
-	fmt.Fprintf(&batch, "link set %s up\nlink set lo up\n", vLAN)
-	run(batch.String(), "ip", "-n", lanNS, "-batch", "-")
-	if _, err := exec.LookPath("iptables"); err == nil {
-		run("", "ip", "netns", "exec", lanNS, "iptables", "-w", "-A", "INPUT", "-p", "tcp",
-			"-m", "multiport", "--dports", strings.Join(s16Filtered, ","), "-j", "DROP")
-	} else {
-		b.Logf("iptables unavailable, so no port is DROPped: %v", err)
-	}
-	if err := scan16Listen(b, "/run/netns/"+lanNS, listen); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("LAN %s: %d live hosts (every %dth address), %d open ports", s16Net, hosts,
-		s16Stride, len(listen))
-	return scanNS, hosts, len(listen)
-}
-
-// scan16Listen opens listeners inside the namespace at nsPath from a goroutine locked to a
-// thread that has joined it; the thread is never unlocked, so it exits with the goroutine
-// and no other goroutine ever runs in that namespace. A socket stays in the namespace it
-// was created in, so the accept loops run anywhere. They stop when b's cleanup closes the
-// listeners.
-func scan16Listen(b *testing.B, nsPath string, aps []netip.AddrPort) error {
-	b.Helper()
-	type result struct {
-		ls  []net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked, on purpose
-		var res result
-		defer func() { ch <- res }()
-		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			res.err = fmt.Errorf("open %s: %w", nsPath, err)
-			return
-		}
-		defer func() { _ = unix.Close(fd) }()
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			res.err = fmt.Errorf("setns %s: %w", nsPath, err)
-			return
-		}
-		for _, ap := range aps {
-			l, err := net.Listen("tcp", ap.String())
-			if err != nil {
-				res.err = fmt.Errorf("listen %v in %s: %w", ap, nsPath, err)
-				return
-			}
-			res.ls = append(res.ls, l)
-		}
-	}()
-	res := <-ch
-	var wg sync.WaitGroup
-	b.Cleanup(wg.Wait) // runs after the closes below (cleanups run last-in, first-out)
-	for i, l := range res.ls {
-		port := aps[i].Port()
-		b.Cleanup(func() { _ = l.Close() })
-		wg.Go(func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go scan16Serve(c, port)
-			}
-		})
-	}
-	return res.err
 }
 
 // scan16Serve answers one connection as the port's service would, briefly, and closes it.

@@ -8,19 +8,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/tenantra/tenantra/fixtures"
+	"github.com/tenantra/tenantra/network/lab/netnslan"
 	"github.com/tenantra/tenantra/network/targets"
 )
 
@@ -264,126 +261,27 @@ func setNeighLimits(b *testing.B, limits map[string]string) {
 	}
 }
 
-// setupLAN creates the two namespaces, the veth pair, the LAN side's addresses, listeners
-// and firewall rules, and returns the scanner namespace's name, the open ports and the live
-// hosts (the LAN's addresses and the scanner's own, which TCP ping and ARP both report).
+// setupLAN creates the LAN (network/lab/netnslan) and returns the scanner namespace's
+// name, the open ports and the live hosts (the LAN's addresses and the scanner's own, which
+// TCP ping and ARP both report).
 func setupLAN(b *testing.B, lan lanSpec) (scanNS string, want map[netip.AddrPort]bool,
 	hosts map[netip.Addr]bool) {
 	b.Helper()
-	id := strconv.Itoa(os.Getpid())
-	scanNS, lanNS := "tena-scan-"+id, "tena-lan-"+id
-	vScan, vLAN := "tvs"+id, "tvl"+id // interface names: at most 15 bytes
-	ip := func(stdin string, args ...string) {
-		b.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	b.Cleanup(func() {
-		// Deleting a namespace removes its end of the veth pair, and with it the other.
-		for _, ns := range []string{scanNS, lanNS} {
-			_ = exec.Command("ip", "netns", "delete", ns).Run()
-		}
-	})
-	ip("", "ip", "netns", "add", scanNS)
-	ip("", "ip", "netns", "add", lanNS)
-	ip("", "ip", "link", "add", vScan, "netns", scanNS, "type", "veth", "peer", "name", vLAN,
-		"netns", lanNS)
-	var batch strings.Builder
-	fmt.Fprintf(&batch, "addr add %s dev %s\nlink set %s up\nlink set lo up\n", lan.scanner,
-		vScan, vScan)
-	ip(batch.String(), "ip", "-n", scanNS, "-batch", "-")
-
-	pfx := netip.MustParsePrefix(lan.net)
-	base := pfx.Addr().As4()
-	size := 1 << (32 - pfx.Bits())
-	want = map[netip.AddrPort]bool{}
-	hosts = map[netip.Addr]bool{netip.MustParsePrefix(lan.scanner).Addr(): true}
-	var listen []netip.AddrPort
-	batch.Reset()
 	stride := lan.stride
 	if stride == 0 {
 		stride = lanStride
 	}
-	for i := range size / stride {
-		off := i*stride + 1
-		a := netip.AddrFrom4([4]byte{base[0], base[1], base[2] + byte(off>>8), byte(off)})
-		fmt.Fprintf(&batch, "addr add %v/%d dev %s\n", a, pfx.Bits(), vLAN)
-		hosts[a] = true
-		for _, p := range lanOpen(i) {
-			ap := netip.AddrPortFrom(a, p)
-			listen = append(listen, ap)
-			want[ap] = true
-		}
+	l := netnslan.Start(b, netnslan.Spec{Tag: "p", Prefix: lan.net, Scanner: lan.scanner,
+		Stride: stride, Open: lanOpen, Filtered: lanFiltered})
+	want = map[netip.AddrPort]bool{}
+	for _, ap := range l.Listen {
+		want[ap] = true
 	}
-	fmt.Fprintf(&batch, "link set %s up\nlink set lo up\n", vLAN)
-	ip(batch.String(), "ip", "-n", lanNS, "-batch", "-")
-	var dports []string
-	for _, p := range lanFiltered {
-		dports = append(dports, strconv.Itoa(int(p)))
+	hosts = map[netip.Addr]bool{netip.MustParsePrefix(lan.scanner).Addr(): true}
+	for _, h := range l.Hosts {
+		hosts[h] = true
 	}
-	ip("", "ip", "netns", "exec", lanNS, "iptables", "-w", "-A", "INPUT", "-p", "tcp",
-		"-m", "multiport", "--dports", strings.Join(dports, ","), "-j", "DROP")
-	if err := listenInNetns(b, "/run/netns/"+lanNS, listen); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("LAN: %d owned addresses of %d, %d open ports, %v DROPped", size/stride,
-		size, len(want), lanFiltered)
-	return scanNS, want, hosts
-}
-
-// listenInNetns opens listeners inside the namespace at nsPath from a goroutine locked to a
-// thread that has joined it; the thread is never unlocked, so it exits with the goroutine
-// and no other goroutine ever runs in that namespace. A socket stays in the namespace it
-// was created in, so the accept loops can run anywhere. Accepted connections are closed.
-func listenInNetns(b *testing.B, nsPath string, aps []netip.AddrPort) error {
-	b.Helper()
-	type result struct {
-		ls  []net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked, on purpose
-		var res result
-		defer func() { ch <- res }()
-		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			res.err = fmt.Errorf("open %s: %w", nsPath, err)
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			res.err = fmt.Errorf("setns %s: %w", nsPath, err)
-			return
-		}
-		for _, ap := range aps {
-			l, err := net.Listen("tcp", ap.String())
-			if err != nil {
-				res.err = fmt.Errorf("listen %v in %s: %w", ap, nsPath, err)
-				return
-			}
-			res.ls = append(res.ls, l)
-		}
-	}()
-	res := <-ch
-	for _, l := range res.ls {
-		b.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-	return res.err
+	return l.ScanNS, want, hosts
 }
 
 // runLANChild re-executes the test binary inside the scanner namespace to scan the LAN.
