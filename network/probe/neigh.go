@@ -240,10 +240,12 @@ func gateOnLink(ctx context.Context, targets iter.Seq[netip.Addr], link []netip.
 // and IPv6 neighbours live in another.
 func onLink(a netip.Addr, link []netip.Prefix) bool {
 	a = a.Unmap()
-	if !a.Is4() {
-		return false
-	}
-	for _, p := range link {
+	return a.Is4() && inAny(a, link)
+}
+
+// inAny reports whether a is in one of ps.
+func inAny(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
 		if p.Contains(a) {
 			return true
 		}

@@ -259,14 +259,7 @@ func (a *autoRun) run(ctx context.Context, alive func(Host)) (Progress, error) {
 
 // isOnLink reports whether t is in a subnet of this machine's interfaces, where any IP
 // packet to it, an echo request as much as a connect, costs a kernel neighbour entry.
-func (a *autoRun) isOnLink(t netip.Addr) bool {
-	for _, p := range a.onLink {
-		if p.Contains(t) {
-			return true
-		}
-	}
-	return false
-}
+func (a *autoRun) isOnLink(t netip.Addr) bool { return inAny(t, a.onLink) }
 
 // startARP opens an ARP sweep of l and returns its input, or nil when the packet socket
 // does not open (the link's targets then go to the TCP ping).
